@@ -1,0 +1,145 @@
+"""What every check is, and what it gets to work with.
+
+A check declares its metadata (id, severity, the requirement clauses it bears on, whether it is
+intrusive, its login-attempt budget and its phase) and implements ``run``.  Titles and
+remediation texts (vi, en) live in ``knowledge/data/checks.yaml`` keyed by the check id, not in
+code.  No check changes a device's state; one that would is ``intrusive`` and runs only when the
+user names it.
+
+Phases run in this order on each host:
+  access   credential and anonymous-access checks (they fill ``host.credentials``)
+  (enrich) the engine reads authenticated device facts with any credential found, re-identifies
+  posture  everything that judges what we now know (cleartext, firmware, SNMP, ONVIF...)
+  final    checks that may leave a trace on the device (lockout measurement): last
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import collections
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from camaudit.model import Finding, HostResult, Severity
+
+PHASES = ("access", "posture", "final")
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    severity: Severity
+    clauses: tuple[str, ...] = ()
+    intrusive: bool = False
+    login_budget: int = 0  # login attempts per account per service, at most
+    phase: str = "posture"
+    video_only: bool = True  # run only on hosts identified as camera / NVR / DVR
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"check {self.id}: unknown phase {self.phase!r}")
+
+
+class LoginBudget:
+    """Counts login attempts per (address, port, protocol, username) and refuses past a limit.
+
+    Once a lockout sign was seen on (address, port, protocol) every further attempt there is
+    refused.  ``attempts`` is public so tests can count what was spent."""
+
+    def __init__(self, spacing: float = 0.0) -> None:
+        self.attempts: collections.Counter[tuple[str, int, str, str]] = collections.Counter()
+        self.locked: set[tuple[str, int, str]] = set()
+        self.spacing = spacing  # seconds to wait between two attempts on one service
+        self._last: dict[tuple[str, int, str], float] = {}
+        self._locks: dict[tuple[str, int, str], asyncio.Lock] = {}
+
+    def total(self, address: str | None = None) -> int:
+        return sum(n for k, n in self.attempts.items() if address is None or k[0] == address)
+
+    def is_locked(self, address: str, port: int, protocol: str) -> bool:
+        return (address, port, protocol) in self.locked
+
+    def mark_locked(self, address: str, port: int, protocol: str) -> None:
+        self.locked.add((address, port, protocol))
+
+    async def take(self, address: str, port: int, protocol: str, username: str, limit: int) -> bool:
+        """Reserve one attempt; False when over ``limit`` or after a lockout sign."""
+        svc = (address, port, protocol)
+        if svc in self.locked:
+            return False
+        key = (address, port, protocol, username)
+        lock = self._locks.setdefault(svc, asyncio.Lock())
+        async with lock:
+            if self.attempts[key] >= limit or svc in self.locked:
+                return False
+            if self.spacing:
+                loop = asyncio.get_running_loop()
+                wait = self._last.get(svc, 0.0) + self.spacing - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last[svc] = loop.time()
+            self.attempts[key] += 1
+            return True
+
+
+@dataclass
+class CheckContext:
+    timeout: float = 5.0
+    kb: Any = None  # camaudit.knowledge.KnowledgeBase
+    budget: LoginBudget = field(default_factory=LoginBudget)
+    options: Any = None  # camaudit.engine.options.ScanOptions
+    host_slots: asyncio.Semaphore | None = None  # connections to this host at once
+
+    async def slot(self):
+        """``async with ctx.slot():`` around each connection to the host."""
+        return _Slot(self.host_slots)
+
+
+class _Slot:
+    def __init__(self, sem: asyncio.Semaphore | None) -> None:
+        self.sem = sem
+
+    async def __aenter__(self):
+        if self.sem is not None:
+            await self.sem.acquire()
+
+    async def __aexit__(self, *exc):
+        if self.sem is not None:
+            self.sem.release()
+
+
+class Check(abc.ABC):
+    meta: ClassVar[CheckMeta]
+
+    def applies(self, host: HostResult) -> bool:
+        """Whether the check has anything to look at on this host."""
+        return host.identity.kind.is_video or not self.meta.video_only
+
+    @abc.abstractmethod
+    async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
+        ...
+
+    def finding(self, host: HostResult, *, port: int | None = None, protocol: str | None = None,
+                evidence: dict[str, Any] | None = None, cves: list[str] | None = None,
+                severity: Severity | None = None) -> Finding:
+        return Finding(
+            check_id=self.meta.id,
+            address=host.address,
+            severity=severity or self.meta.severity,
+            port=port,
+            protocol=protocol,
+            evidence=evidence or {},
+            clauses=list(self.meta.clauses),
+            cves=cves or [],
+        )
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    if cls.meta.id in REGISTRY:
+        raise ValueError(f"duplicate check id {cls.meta.id}")
+    REGISTRY[cls.meta.id] = cls()
+    return cls

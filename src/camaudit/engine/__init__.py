@@ -1,0 +1,1 @@
+"""The scan engine: bounded concurrency, rate limits, timeouts, checkpoints."""
