@@ -113,8 +113,9 @@ class Check(abc.ABC):
     meta: ClassVar[CheckMeta]
 
     def applies(self, host: HostResult) -> bool:
-        """Whether the check has anything to look at on this host."""
-        return host.identity.kind.is_video or not self.meta.video_only
+        """Whether the check has anything to look at on this host.  Overrides should call
+        ``super().applies(host)`` and then look for the services they need."""
+        return host.identity.kind.is_video or not self.meta.video_only or host.assess_all
 
     @abc.abstractmethod
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:

@@ -27,6 +27,7 @@ class ScanOptions:
     snmp_communities: tuple[str, ...] = ("public", "private")
     login_spacing: float = 0.0  # seconds between two login attempts on one service
     discovery_only: bool = False
+    all_hosts: bool = False  # assess every host, not only those identified as video devices
     operator: str = ""  # who runs it (recorded)
 
     def to_dict(self) -> dict:

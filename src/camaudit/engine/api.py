@@ -1,0 +1,81 @@
+"""Run a scan end to end: record it, assess the targets, checkpoint each host, finish it.
+
+The command line, the demo, the benchmark and (later) the Celery workers all come through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import fields
+from typing import Any
+
+from camaudit import __version__
+from camaudit.engine.options import ScanOptions
+from camaudit.engine.scanner import Progress, Scanner
+from camaudit.scope import Scope, TargetSet, parse_targets
+from camaudit.store import Store
+
+
+def options_from_dict(data: dict[str, Any]) -> ScanOptions:
+    known = {f.name for f in fields(ScanOptions)}
+    clean = {k: v for k, v in data.items() if k in known}
+    for key in ("ports", "checks", "intrusive", "snmp_communities"):
+        if clean.get(key) is not None:
+            clean[key] = tuple(clean[key])
+    return ScanOptions(**clean)
+
+
+def knowledge():
+    """The knowledge base and its version stamp."""
+    from camaudit.knowledge import load_kb
+
+    kb = load_kb()
+    return kb, getattr(kb, "version", "")
+
+
+async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, scope: Scope | None = None,
+                   progress: Progress | None = None, resume: str | None = None) -> str:
+    """Scan ``targets`` (what the user wrote) and return the scan id.
+
+    With ``resume`` the targets and options of that scan are reused and the hosts already done
+    are skipped.  Raises TargetError / ScopeError before any packet is sent."""
+    kb, kb_version = knowledge()
+    if resume:
+        record = store.get_scan(resume)
+        targets = list(record.targets)
+        options = options_from_dict(record.options)
+        target_set: TargetSet = parse_targets(targets)
+        if scope is not None:
+            scope.check(target_set)
+        scan_id = record.id
+        skip = store.done_addresses(scan_id)
+        store.set_status(scan_id, "running")
+    else:
+        target_set = parse_targets(targets)
+        if scope is not None:
+            scope.check(target_set)
+        scan_id = store.create_scan(targets=targets, options=options.to_dict(), operator=options.operator,
+                                    tool_version=__version__, knowledge_version=kb_version,
+                                    hosts_total=len(target_set))
+        skip = set()
+    scanner = Scanner(options, store=store, kb=kb, progress=progress)
+    try:
+        await scanner.run(target_set, scan_id=scan_id, skip=skip)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        store.set_status(scan_id, "interrupted")
+        raise
+    except BaseException:
+        store.set_status(scan_id, "interrupted")
+        raise
+    store.set_status(scan_id, "finished")
+    return scan_id
+
+
+def scan(targets: list[str], options: ScanOptions | None = None, store: Store | None = None, **kw) -> dict:
+    """Synchronous convenience: scan and return the report document."""
+    store = store or Store()
+    sid = asyncio.run(run_scan(targets, options or ScanOptions(), store, **kw))
+    return store.report_document(sid)
+
+
+__all__ = ["run_scan", "scan", "options_from_dict"]

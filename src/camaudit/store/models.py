@@ -1,0 +1,102 @@
+"""The inventory: SQLAlchemy 2 models. Schema changes go through Alembic (store/migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Scan(Base):
+    """One run of the scanner: who ran it, on what, when, with which options."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|interrupted|failed
+    operator: Mapped[str] = mapped_column(String(200), default="")
+    targets: Mapped[list[Any]] = mapped_column(JSON, default=list)  # what the user wrote
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tool_version: Mapped[str] = mapped_column(String(40), default="")
+    knowledge_version: Mapped[str] = mapped_column(String(80), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    hosts_total: Mapped[int] = mapped_column(Integer, default=0)
+    hosts_done: Mapped[int] = mapped_column(Integer, default=0)
+    hosts_up: Mapped[int] = mapped_column(Integer, default=0)
+
+    hosts: Mapped[list["ScanHost"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
+    findings: Mapped[list["FindingRow"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
+
+
+class Device(Base):
+    """A device across scans, keyed by serial or MAC when a protocol revealed it, else address."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    vendor: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    firmware: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="unknown")
+    serial: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    mac: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScanHost(Base):
+    """One address of one scan: the checkpoint unit (a resumed scan skips the done ones)."""
+
+    __tablename__ = "scan_hosts"
+    __table_args__ = (UniqueConstraint("scan_id", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    up: Mapped[bool] = mapped_column(Boolean, default=False)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    open_ports: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    udp_ports: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    identity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as seen in this scan
+    observations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    checks_run: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    scan: Mapped[Scan] = relationship(back_populates="hosts")
+    device: Mapped[Device | None] = relationship()
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_scan_check", "scan_id", "check_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True, index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    check_id: Mapped[str] = mapped_column(String(80))
+    severity: Mapped[str] = mapped_column(String(16))
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    protocol: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # secrets redacted
+    clauses: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cves: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    scan: Mapped[Scan] = relationship(back_populates="findings")
