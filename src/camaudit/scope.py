@@ -91,7 +91,8 @@ def _parse_one(token: str, where: str, resolve: bool) -> Span:
                 raise TargetError(f"{where}: cannot resolve host name {text!r}: {gai.strerror}") from None
             addr = ipaddress.ip_address(infos[0][4][0])
             return Span(addr, addr, text, hostname=text)
-        raise TargetError(f"{where}: not an address, network, range or host name: {text!r}") from None
+        hint = " (nor an existing file)" if os.sep in text else ""
+        raise TargetError(f"{where}: not an address, network, range or host name{hint}: {text!r}") from None
 
 
 def _looks_like_hostname(text: str) -> bool:
@@ -150,7 +151,7 @@ def parse_targets(items: Iterable[str], *, resolve: bool = True) -> TargetSet:
     for i, item in enumerate(items, 1):
         if item.startswith("@"):
             pending.extend(_read_file(Path(item[1:])))
-        elif os.sep in item and not _maybe_cidr(item) or (Path(item).is_file() and not _maybe_cidr(item)):
+        elif not _maybe_cidr(item) and Path(item).is_file():
             pending.extend(_read_file(Path(item)))
         else:
             for tok in item.replace(",", " ").split():

@@ -1,0 +1,117 @@
+"""``camaudit lab up|down|status`` and ``camaudit demo``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from platformdirs import user_data_dir
+
+from camaudit.cli.progress import SEV_STYLE  # noqa: F401  (keeps the console styles in one place)
+
+
+def default_state_dir() -> Path:
+    home = os.environ.get("CAMAUDIT_HOME") or user_data_dir("camaudit", appauthor=False)
+    return Path(home) / "lab"
+
+
+@click.group()
+def lab() -> None:
+    """The lab of emulated cameras on loopback addresses (for demos, tests and benchmarks)."""
+
+
+@lab.command("up")
+@click.option("--fleet", default="default", show_default=True, help="'default', a fleet YAML file, or 'generated'.")
+@click.option("--count", type=int, default=0, help="With --fleet generated: how many devices.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None, help="Where the lab keeps its state.")
+def lab_up(fleet, count, state_dir) -> None:
+    """Start the lab in the background."""
+    from camaudit.cli.main import err, fail
+    from camaudit.lab import runner
+    from camaudit.lab.fleet import generate_fleet, load_fleet
+
+    state = Path(state_dir) if state_dir else default_state_dir()
+    try:
+        fl = generate_fleet(count or 250) if fleet == "generated" else load_fleet(fleet)
+        runner.up(fl, state)
+    except Exception as exc:  # the lab explains itself (addresses in use, bad fleet file)
+        fail(f"lab: {exc}")
+    err.print(f"lab up: {len(fl.devices)} devices, ground truth in {state / 'ground-truth.json'}")
+
+
+@lab.command("down")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None)
+def lab_down(state_dir) -> None:
+    """Stop the lab."""
+    from camaudit.cli.main import err, fail
+    from camaudit.lab import runner
+
+    try:
+        runner.down(Path(state_dir) if state_dir else default_state_dir())
+    except Exception as exc:
+        fail(f"lab: {exc}")
+    err.print("lab down")
+
+
+@lab.command("status")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None)
+def lab_status(state_dir) -> None:
+    """Show whether the lab runs, and its devices."""
+    from rich.table import Table
+
+    from camaudit.cli.main import out
+    from camaudit.lab import runner
+
+    st = runner.status(Path(state_dir) if state_dir else default_state_dir())
+    if not st or not st.get("running"):
+        out.print("lab: not running")
+        sys.exit(3)
+    table = Table("name", "address", "role", "vendor", "model", "ports")
+    for d in st.get("devices", []):
+        table.add_row(d.get("name", ""), d.get("address", ""), d.get("role", ""), d.get("vendor") or "",
+                      d.get("model") or "", ",".join(map(str, d.get("tcp_ports", []))))
+    out.print(table)
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--db", envvar="CAMAUDIT_DB")
+def demo(out_dir, lang, db) -> None:
+    """Lab up, scan it, write reports (HTML, JSON, CSV), lab down."""
+    import asyncio
+    import tempfile
+
+    from camaudit.cli.main import EXIT_FAILED, _write_reports, err, fail, open_store, out
+    from camaudit.cli.progress import ScanProgress
+    from camaudit.cli.summary import print_summary
+    from camaudit.engine.api import run_scan
+    from camaudit.engine.options import ScanOptions
+    from camaudit.lab.fleet import load_fleet
+    from camaudit.lab.runner import Lab
+    from camaudit.scope import Scope
+
+    fleet = load_fleet("default")
+    store = open_store(db)
+    network = "127.20.0.0/24"
+    with tempfile.TemporaryDirectory(prefix="camaudit-lab-") as state:
+        try:
+            lab_ctx = Lab(fleet, Path(state))
+            lab_ctx.start()
+        except Exception as exc:
+            fail(f"lab: {exc}", EXIT_FAILED)
+        try:
+            err.print(f"lab up: {len(fleet.devices)} emulated devices on {network}")
+            progress = ScanProgress(err)
+            with progress:
+                scan_id = asyncio.run(run_scan([network], ScanOptions(operator="demo"), store,
+                                               scope=Scope.parse([network]), progress=progress.event))
+        finally:
+            lab_ctx.stop()
+            err.print("lab down")
+    doc = store.report_document(scan_id)
+    print_summary(out, doc, lang)
+    base = Path(out_dir) / "demo"
+    _write_reports(doc, [f"{base}.html", f"{base}.json", f"{base}.csv"], lang)

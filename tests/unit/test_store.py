@@ -1,0 +1,109 @@
+"""The inventory on SQLite (default) and PostgreSQL (for scale), through the same migrations."""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from camaudit.model import Credential, DeviceKind, Finding, HostResult, Identity, Observation, Severity
+from camaudit.store import Store
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_available() -> bool:
+    try:
+        with create_engine(PG_ADMIN).connect():
+            return True
+    except Exception:
+        return False
+
+
+def _start_postgres() -> None:
+    if shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql"):
+        for version in os.listdir("/etc/postgresql"):
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                           capture_output=True, timeout=60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'inv.sqlite'}")
+        yield s
+        s.close()
+        return
+    if not _pg_available():
+        _start_postgres()
+    if not _pg_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"camaudit_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    s = Store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    yield s
+    s.close()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _host(addr, serial=None, findings=1):
+    h = HostResult(address=addr, open_ports=[80, 554])
+    h.identity = Identity(vendor="Hikvision", model="DS-2CD2032-I", firmware="V5.4.1 build 160525",
+                          kind=DeviceKind.CAMERA, confidence=0.9, serial=serial)
+    h.observations.append(Observation(address=addr, port=80, protocol="http", fields={"http.server": "App-webs/"}))
+    h.credentials.append(Credential("http", 80, "admin", "12345", is_vendor_default=True))
+    for i in range(findings):
+        h.findings.append(Finding("default-credentials", addr, Severity.CRITICAL, port=80, protocol="http",
+                                  evidence={"username": "admin", "password": "123***"},
+                                  clauses=["ETSI-EN-303-645:5.1-1"]))
+    return h
+
+
+def test_scan_lifecycle_and_report_document(store):
+    sid = store.create_scan(targets=["127.20.0.0/30"], options={"timeout": 4}, operator="tester",
+                            tool_version="0.1.0", knowledge_version="abc", hosts_total=4)
+    store.record_host(sid, _host("127.20.0.2", serial="DS-1"), "127.20.0.2")
+    store.record_host(sid, None, "127.20.0.1")
+    assert store.done_addresses(sid) == {"127.20.0.1", "127.20.0.2"}
+    store.set_status(sid, "finished")
+    doc = store.report_document(sid)
+    assert doc["scan"]["status"] == "finished" and doc["scan"]["operator"] == "tester"
+    assert doc["summary"]["hosts_up"] == 1 and doc["summary"]["hosts_swept"] == 2
+    assert doc["summary"]["findings"]["critical"] == 1
+    (dev,) = doc["devices"]
+    assert dev["identity"]["vendor"] == "Hikvision"
+    assert dev["device_key"] == "serial:hikvision:DS-1"
+    assert dev["findings"][0]["evidence"]["password"] == "123***"
+    assert "12345" not in str(doc)  # the credential itself is never stored
+    assert store.resolve_scan_id(sid[:6]) == sid
+    assert store.resolve_scan_id("last") == sid
+
+
+def test_device_keyed_by_serial_across_address_change(store):
+    for addr in ("127.20.0.5", "127.20.0.6"):
+        sid = store.create_scan(targets=[addr], options={}, operator="", tool_version="", knowledge_version="",
+                                hosts_total=1)
+        store.record_host(sid, _host(addr, serial="SN-42", findings=0), addr)
+    devices = store.list_devices()
+    assert len(devices) == 1 and devices[0].address == "127.20.0.6"
+    sid = store.create_scan(targets=["x"], options={}, operator="", tool_version="", knowledge_version="",
+                            hosts_total=1)
+    store.record_host(sid, _host("127.20.0.7", serial=None, findings=0), "127.20.0.7")
+    assert {d.key for d in store.list_devices()} == {"serial:hikvision:SN-42", "addr:127.20.0.7"}
+
+
+def test_unreadable_database_is_a_clear_error(tmp_path):
+    from camaudit.store.db import StoreError
+
+    bad = tmp_path / "not-a-db.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the inventory"):
+        Store(f"sqlite:///{bad}")
