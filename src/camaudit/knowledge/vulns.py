@@ -1,0 +1,196 @@
+"""Known-vulnerable firmware: the model of vulns.yaml and the range matching.
+
+Firmware strings are compared through ``camaudit.identify.firmware.normalise_firmware(vendor,
+text) -> (version_tuple, build)``: both the device's firmware and the range bounds written in
+vulns.yaml go through the same function, so a bound is written the way the vendor writes it
+("V5.4.0 build 160530", "V2.800.0000000.16.R, Build Date: 2021-07-01", "6.50.1")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from camaudit.model import Severity
+
+Normaliser = Callable[[str, str], tuple[tuple[int, ...], Any]]
+
+_CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
+_VECTOR = re.compile(r"^CVSS:3\.[01](/[A-Z]{1,2}:[A-Z])+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    en: str = Field(min_length=10)
+    vi: str = Field(min_length=10)
+
+
+class Cvss(_Strict):
+    score: float = Field(ge=0.0, le=10.0)
+    vector: str
+
+    @field_validator("vector")
+    @classmethod
+    def _vector(cls, v: str) -> str:
+        if not _VECTOR.match(v):
+            raise ValueError(f"not a CVSS v3 vector: {v!r}")
+        return v
+
+    @property
+    def severity(self) -> Severity:
+        """CVSS v3 qualitative rating (FIRST CVSS v3.1 specification, section 5)."""
+        if self.score >= 9.0:
+            return Severity.CRITICAL
+        if self.score >= 7.0:
+            return Severity.HIGH
+        if self.score >= 4.0:
+            return Severity.MEDIUM
+        return Severity.LOW if self.score > 0 else Severity.INFO
+
+
+class AffectedRange(_Strict):
+    """Models (regular expressions searched case-insensitively in the model name; empty = every
+    model of the vendor) and a firmware range: ``introduced`` (inclusive) up to ``fixed``
+    (exclusive) or ``last_affected`` (inclusive), or ``all_versions``.  ``compare: build`` orders by the build date
+    alone, for advisories written as "builds before 210628"."""
+
+    models: tuple[str, ...] = ()
+    introduced: str | None = None
+    fixed: str | None = None
+    last_affected: str | None = None
+    all_versions: bool = False  # the advisory names no fixed firmware
+    compare: Literal["version", "build"] = "version"
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AffectedRange":
+        if self.fixed and self.last_affected:
+            raise ValueError("give either 'fixed' or 'last_affected', not both")
+        if self.all_versions == bool(self.fixed or self.last_affected or self.introduced):
+            raise ValueError("a range needs 'fixed' or 'last_affected', or 'all_versions: true' "
+                             "and no bounds")
+        for m in self.models:
+            try:
+                re.compile(m)
+            except re.error as exc:
+                raise ValueError(f"model pattern {m!r}: {exc}") from None
+        return self
+
+    def model_matches(self, model: str | None) -> bool:
+        if not self.models:
+            return True
+        return bool(model) and any(re.search(m, model, re.IGNORECASE) for m in self.models)
+
+    def contains(self, vendor: str, firmware: str, normalise: Normaliser) -> bool | None:
+        """True/False when the firmware is inside/outside the range, None when it cannot tell."""
+        if self.all_versions:
+            return True
+        dev = normalise(vendor, firmware)
+        key = _key(dev, self.compare)
+        if key is None:
+            return None
+        lower = _bound(vendor, self.introduced, self.compare, normalise)
+        upper_text = self.fixed or self.last_affected
+        upper = _bound(vendor, upper_text, self.compare, normalise)
+        if upper is None or (self.introduced and lower is None):
+            return None
+        try:
+            if lower is not None and key < lower:
+                return False
+            return key < upper if self.fixed else key <= upper
+        except TypeError:  # builds of different shapes: cannot order them
+            return None
+
+
+def _key(parsed: tuple[tuple[int, ...], Any], compare: str) -> tuple | None:
+    version, build = parsed
+    if compare == "build":
+        return None if build in (None, "") else (build,)
+    if not version:
+        return None
+    padded = tuple(version) + (0,) * (8 - len(version))
+    return (padded, build) if build not in (None, "") else (padded,)
+
+
+def _bound(vendor: str, text: str | None, compare: str, normalise: Normaliser) -> tuple | None:
+    if not text:
+        return None
+    return _key(normalise(vendor, text), compare)
+
+
+class Vuln(_Strict):
+    id: str
+    vendor: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    product: str = Field(min_length=3)
+    summary: Text
+    cvss: Cvss
+    kev: bool
+    confirmed: bool
+    note: str = ""
+    affected: tuple[AffectedRange, ...] = Field(min_length=1)
+    references: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _cve(cls, v: str) -> str:
+        if not _CVE.match(v):
+            raise ValueError(f"not a CVE id: {v!r}")
+        return v
+
+    @field_validator("references")
+    @classmethod
+    def _refs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for r in v:
+            if not r.startswith("https://"):
+                raise ValueError(f"reference {r!r} must be an https:// address")
+        return v
+
+    @model_validator(mode="after")
+    def _unconfirmed_needs_note(self) -> "Vuln":
+        if not self.confirmed and not self.note:
+            raise ValueError("an unconfirmed entry needs a 'note' saying what was not confirmed")
+        return self
+
+
+@dataclass(frozen=True)
+class VulnMatch:
+    vuln: Vuln
+    range: AffectedRange
+
+
+class VulnsFile(_Strict):
+    version: str = Field(min_length=1)
+    vulns: tuple[Vuln, ...]
+
+    @field_validator("vulns")
+    @classmethod
+    def _unique_ids(cls, v: tuple[Vuln, ...]) -> tuple[Vuln, ...]:
+        ids = [x.id for x in v]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate CVE ids: {sorted(dup)}")
+        return v
+
+    def match(self, vendor: str | None, model: str | None, firmware: str | None,
+              normalise: Normaliser | None = None) -> list[VulnMatch]:
+        """Every CVE whose ranges hold this vendor/model/firmware (first matching range each).
+        Unknown vendor or firmware: nothing."""
+        if not vendor or not firmware:
+            return []
+        if normalise is None:
+            from camaudit.identify.firmware import normalise_firmware as normalise
+        out = []
+        for v in self.vulns:
+            if v.vendor != vendor:
+                continue
+            for r in v.affected:
+                if r.model_matches(model) and r.contains(vendor, firmware, normalise):
+                    out.append(VulnMatch(v, r))
+                    break
+        return out
