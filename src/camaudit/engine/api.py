@@ -39,32 +39,27 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
 
     With ``resume`` the targets and options of that scan are reused and the hosts already done
     are skipped.  Raises TargetError / ScopeError before any packet is sent."""
-    kb, kb_version = knowledge()
     if resume:
         record = store.get_scan(resume)
         targets = list(record.targets)
         options = options_from_dict(record.options)
-        target_set: TargetSet = parse_targets(targets)
-        if scope is not None:
-            scope.check(target_set)
+    target_set: TargetSet = parse_targets(targets)
+    if scope is not None:
+        scope.check(target_set)
+    kb, kb_version = knowledge()
+    scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
+    if resume:
         scan_id = record.id
         skip = store.done_addresses(scan_id)
         store.set_status(scan_id, "running")
     else:
-        target_set = parse_targets(targets)
-        if scope is not None:
-            scope.check(target_set)
         scan_id = store.create_scan(targets=targets, options=options.to_dict(), operator=options.operator,
                                     tool_version=__version__, knowledge_version=kb_version,
                                     hosts_total=len(target_set))
         skip = set()
-    scanner = Scanner(options, store=store, kb=kb, progress=progress)
     try:
         await scanner.run(target_set, scan_id=scan_id, skip=skip)
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        store.set_status(scan_id, "interrupted")
-        raise
-    except BaseException:
+    except BaseException:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
         store.set_status(scan_id, "interrupted")
         raise
     store.set_status(scan_id, "finished")
