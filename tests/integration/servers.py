@@ -1,0 +1,427 @@
+"""Real servers from Debian's packages, each on its own loopback address at its standard port.
+
+Every server gets a private configuration in a temporary folder; nothing under /etc is
+changed.  Servers that need accounts (busybox telnetd, vsftpd with PAM) run inside
+``unshare --mount`` with a private /etc/passwd and /etc/shadow bind-mounted over the
+real ones, so no account of the machine is touched.
+
+A missing program is a skip on a user's machine, and an ``apt-get install`` (or a failure)
+when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SYSTEM_PYTHON = "/usr/bin/python3"
+READY_TIMEOUT = 15.0  # seconds a server gets to start listening
+LOG_TAIL = 4000  # characters of a server log shown with a failure
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+# --------------------------------------------------------------------------- requirements
+
+@dataclass(frozen=True)
+class Need:
+    """Something on the machine a server needs, and the Debian packages that bring it."""
+
+    what: str
+    packages: tuple[str, ...]
+    present: Callable[[], bool]
+
+
+def _quiet(argv: list[str], timeout: float = 30.0) -> bool:
+    try:
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=timeout).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _busybox_has(applet: str) -> bool:
+    try:
+        out = subprocess.run(["busybox", "--list"], capture_output=True, text=True,
+                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return applet in out.split()
+
+
+GST_ELEMENTS = ("videotestsrc", "x264enc", "rtph264pay")
+GST_CHECK = (
+    "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtsp', '1.0');"
+    " gi.require_version('GstRtspServer', '1.0');"
+    " from gi.repository import Gst, GstRtsp, GstRtspServer; Gst.init(None);"
+    f" assert all(Gst.ElementFactory.find(e) for e in {GST_ELEMENTS!r})"
+)
+
+NEED_ROOT = Need("root (standard ports below 1024, mount namespaces)", (), lambda: os.geteuid() == 0)
+NEED_GST = Need(
+    "GStreamer RTSP server for /usr/bin/python3 with videotestsrc, x264enc, rtph264pay",
+    ("python3-gi", "gir1.2-gst-rtsp-server-1.0", "gstreamer1.0-plugins-base",
+     "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-ugly"),
+    lambda: _quiet([SYSTEM_PYTHON, "-c", GST_CHECK]),
+)
+NEED_FFPROBE = Need("ffprobe", ("ffmpeg",), lambda: shutil.which("ffprobe") is not None)
+NEED_TELNETD = Need(
+    "busybox with the telnetd and login applets (Debian's busybox-static has them)",
+    ("busybox-static",),
+    lambda: _busybox_has("telnetd") and _busybox_has("login"),
+)
+NEED_UNSHARE = Need("unshare and mount", ("util-linux", "mount"),
+                    lambda: bool(shutil.which("unshare") and shutil.which("mount")))
+NEED_OPENSSL = Need("openssl (password hashes)", ("openssl",),
+                    lambda: shutil.which("openssl") is not None)
+NEED_LIGHTTPD = Need("lighttpd", ("lighttpd",), lambda: shutil.which("lighttpd") is not None)
+NEED_VSFTPD = Need("vsftpd", ("vsftpd",), lambda: shutil.which("vsftpd") is not None)
+NEED_SNMPD = Need("snmpd and snmpget", ("snmpd", "snmp"),
+                  lambda: bool(shutil.which("snmpd") and shutil.which("snmpget")))
+
+
+def _apt_install(packages: tuple[str, ...]) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, stdin=subprocess.DEVNULL)
+        subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL)
+
+
+def ensure(*needs: Need) -> None:
+    """Skip (user machine) or install-or-fail (CI) when something a server needs is missing."""
+    for need in needs:
+        if need.present():
+            continue
+        if not IN_CI:
+            hint = f" (apt-get install {' '.join(need.packages)})" if need.packages else ""
+            pytest.skip(f"integration: missing {need.what}{hint}")
+        if need.packages:
+            _apt_install(need.packages)
+        if not need.present():
+            pytest.fail(f"integration (CI): {need.what} missing and could not be installed"
+                        f" with apt-get: {' '.join(need.packages) or 'nothing to install'}")
+
+
+# --------------------------------------------------------------------------- processes
+
+def _proc_net_key(address: str, port: int) -> str:
+    """How /proc/net/{tcp,udp} spells an IPv4 address:port (little-endian hex)."""
+    a, b, c, d = (int(x) for x in address.split("."))
+    return f"{d:02X}{c:02X}{b:02X}{a:02X}:{port:04X}"
+
+
+def listening(address: str, port: int, transport: str) -> bool:
+    """Whether a socket is bound (UDP) or listening (TCP) on ``address:port``."""
+    key = _proc_net_key(address, port)
+    state = "0A" if transport == "tcp" else "07"  # TCP_LISTEN / UDP unconnected
+    with open(f"/proc/net/{transport}", encoding="ascii") as f:
+        next(f)
+        return any(p[1] == key and p[3] == state for p in (line.split() for line in f))
+
+
+@dataclass
+class Server:
+    """One real server process on ``address:port``, and what a test needs to know about it."""
+
+    name: str
+    address: str
+    port: int
+    argv: list[str]
+    workdir: Path
+    transport: str = "tcp"
+    env: dict[str, str] | None = None
+    username: str | None = None
+    password: str | None = None  # the credential that works (None: none exists or none is known)
+    weak: bool = False  # the credential is a well-known default/weak one the scanner must find
+    extra: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-LOG_TAIL:]
+        except OSError as exc:
+            return f"(no log: {exc})"
+
+    def start(self) -> None:
+        if listening(self.address, self.port, self.transport):
+            pytest.fail(f"{self.name}: {self.address}:{self.port}/{self.transport} is already"
+                        " taken (a server left over from an earlier run?)")
+        with open(self.log, "wb") as log:
+            log.write(f"$ {shlex.join(self.argv)}\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.workdir, env=self.env, start_new_session=True)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while not listening(self.address, self.port, self.transport):
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.proc.returncode} before listening"
+                            f" on {self.address}:{self.port}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"{self.name} not listening on {self.address}:{self.port}/"
+                            f"{self.transport} after {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group, SIGKILL it if it lingers."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:  # children that outlived the leader (telnet sessions, vsftpd workers)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def start_all(servers: list[Server]) -> None:
+    """Start every server, then wait for each; stop them all if one fails."""
+    try:
+        for s in servers:
+            s.start()
+        for s in servers:
+            s.wait_ready()
+    except BaseException:
+        stop_all(servers)
+        raise
+
+
+def stop_all(servers: list[Server]) -> None:
+    for s in servers:
+        s.stop()
+
+
+def make_workdir(tag: str) -> Path:
+    """A private folder for configs and logs, readable by the unprivileged login account."""
+    path = Path(tempfile.mkdtemp(prefix=f"camaudit-integ-{tag}-"))
+    path.chmod(0o755)
+    return path
+
+
+def strong_password() -> str:
+    """A unique password no dictionary holds."""
+    return "Zq" + secrets.token_urlsafe(18) + "9!"
+
+
+def _sha512_crypt(password: str) -> str:
+    out = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password, text=True,
+                         capture_output=True, check=True, timeout=10)
+    return out.stdout.strip()
+
+
+def private_accounts(folder: Path, username: str, password: str, shell: str,
+                     home: Path) -> tuple[Path, Path]:
+    """Write a private passwd/shadow pair with one unprivileged login account.
+
+    The account gets uid 4242 even when it is called "root", so a login through the test
+    server never yields a real root shell.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    passwd = folder / "passwd"
+    shadow = folder / "shadow"
+    passwd.write_text(
+        f"{username}:x:4242:4242:{username}:{home}:{shell}\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        "ftp:x:4243:4243:ftp:/nonexistent:/usr/sbin/nologin\n")
+    shadow.write_text(f"{username}:{_sha512_crypt(password)}:19000:0:99999:7:::\n"
+                      "nobody:*:19000:0:99999:7:::\nftp:*:19000:0:99999:7:::\n")
+    shadow.chmod(0o600)
+    return passwd, shadow
+
+
+def in_private_etc(binds: dict[str, Path], argv: list[str], hostname: str | None = None
+                   ) -> list[str]:
+    """``argv`` run in its own mount (and UTS) namespace with files bind-mounted over /etc.
+
+    A target missing on this machine (/etc/motd) is left out.
+    """
+    steps = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}"
+             for dst, src in binds.items() if os.path.exists(dst)]
+    if hostname:
+        steps.append(f"hostname {shlex.quote(hostname)}")
+    steps.append("exec " + shlex.join(argv))
+    ns = ["--mount", "--propagation", "private"] + (["--uts"] if hostname else [])
+    return ["unshare", *ns, "sh", "-c", " && ".join(steps)]
+
+
+# --------------------------------------------------------------------------- the servers
+
+RTSP_MOUNT = "/live"
+
+
+def rtsp_servers(workdir: Path) -> list[Server]:
+    """GStreamer RTSP server: open mount, Digest admin/admin, Digest with a strong password."""
+    script = str(HERE / "rtsp_server.py")
+    strong = strong_password()
+    servers = [
+        Server("rtsp-open", "127.30.0.10", 554, [SYSTEM_PYTHON, script, "127.30.0.10", "554",
+                                                 RTSP_MOUNT], workdir),
+        Server("rtsp-weak", "127.30.0.11", 554, [SYSTEM_PYTHON, script, "127.30.0.11", "554",
+                                                 RTSP_MOUNT, "admin", "admin"], workdir,
+               username="admin", password="admin", weak=True),
+        Server("rtsp-strong", "127.30.0.12", 554, [SYSTEM_PYTHON, script, "127.30.0.12", "554",
+                                                   RTSP_MOUNT, "admin", strong], workdir,
+               username="admin", password=strong),
+    ]
+    for s in servers:
+        s.extra["path"] = RTSP_MOUNT
+    return servers
+
+
+def telnet_servers(workdir: Path) -> list[Server]:
+    """busybox telnetd + busybox login: root/xc3511 (Mirai's list) and root/strong."""
+    tools = workdir / "telnet-bin"
+    tools.mkdir(parents=True, exist_ok=True)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    for applet in ("login", "sh"):  # busybox picks the applet from argv[0]
+        link = tools / applet
+        if not link.exists():
+            link.symlink_to(busybox)
+    issue = workdir / "telnet-issue"
+    issue.write_text("\nIPC login\n")
+    motd = workdir / "telnet-motd"
+    motd.write_text("")
+    servers = []
+    for name, address, password, weak in (("telnet-weak", "127.30.0.20", "xc3511", True),
+                                          ("telnet-strong", "127.30.0.21", strong_password(),
+                                           False)):
+        passwd, shadow = private_accounts(workdir / name, "root", password,
+                                          str(tools / "sh"), workdir / name)
+        argv = in_private_etc(
+            {"/etc/passwd": passwd, "/etc/shadow": shadow, "/etc/motd": motd},
+            [busybox, "telnetd", "-F", "-b", f"{address}:23", "-l", str(tools / "login"),
+             "-f", str(issue)],
+            hostname="IPC")
+        servers.append(Server(name, address, 23, argv, workdir, username="root",
+                              password=password, weak=weak))
+    return servers
+
+
+HTTP_REALM = "IP Camera"
+
+
+def http_servers(workdir: Path) -> list[Server]:
+    """lighttpd with mod_auth Digest on /: admin/12345 and admin/strong."""
+    www = workdir / "www"
+    www.mkdir(parents=True, exist_ok=True)
+    (www / "index.html").write_text(
+        "<!DOCTYPE html><html><head><title>Web Client</title></head>"
+        "<body><h1>Network Camera</h1></body></html>\n")
+    servers = []
+    for name, address, password, weak in (("http-weak", "127.30.0.30", "12345", True),
+                                          ("http-strong", "127.30.0.31", strong_password(),
+                                           False)):
+        ha1 = hashlib.md5(f"admin:{HTTP_REALM}:{password}".encode()).hexdigest()
+        userfile = workdir / f"{name}.htdigest"
+        userfile.write_text(f"admin:{HTTP_REALM}:{ha1}\n")
+        userfile.chmod(0o600)
+        conf = workdir / f"{name}.conf"
+        conf.write_text(f"""\
+server.modules = ("mod_auth", "mod_authn_file")
+server.document-root = "{www}"
+server.bind = "{address}"
+server.port = 80
+server.errorlog = "{workdir / (name + '.error.log')}"
+index-file.names = ("index.html")
+mimetype.assign = (".html" => "text/html")
+auth.backend = "htdigest"
+auth.backend.htdigest.userfile = "{userfile}"
+auth.require = ("/" => ("method" => "digest", "realm" => "{HTTP_REALM}",
+                        "require" => "valid-user"))
+# answer a wrong password at once, as camera firmware does (lighttpd >= 1.4.58 waits seconds)
+server.feature-flags = ("auth.delay-invalid-creds" => "disable")
+""")
+        servers.append(Server(name, address, 80, ["lighttpd", "-D", "-f", str(conf)], workdir,
+                              username="admin", password=password, weak=weak))
+    return servers
+
+
+def ftp_servers(workdir: Path) -> list[Server]:
+    """vsftpd: anonymous allowed; anonymous refused with one private strong account (PAM)."""
+    empty = workdir / "ftp-empty"  # secure_chroot_dir: empty, root-owned, not writable
+    empty.mkdir(parents=True, exist_ok=True)
+    anon = workdir / "ftp-anon"
+    (anon / "record").mkdir(parents=True, exist_ok=True)
+    for d in (empty, anon):
+        d.chmod(0o755)
+    common = f"""\
+listen=YES
+listen_ipv6=NO
+listen_port=21
+write_enable=NO
+secure_chroot_dir={empty}
+anon_root={anon}
+seccomp_sandbox=NO
+isolate_network=NO
+xferlog_enable=NO
+"""
+    anon_conf = workdir / "ftp-anon.conf"
+    anon_conf.write_text(common + "listen_address=127.30.0.40\nanonymous_enable=YES\n"
+                         "local_enable=NO\n")
+    strong = strong_password()
+    passwd, shadow = private_accounts(workdir / "ftp-strong", "admin", strong, "/bin/sh", empty)
+    strong_conf = workdir / "ftp-strong.conf"
+    strong_conf.write_text(common + "listen_address=127.30.0.41\nanonymous_enable=NO\n"
+                           "local_enable=YES\npam_service_name=vsftpd\n")
+    return [
+        Server("ftp-anon", "127.30.0.40", 21, ["vsftpd", str(anon_conf)], workdir, weak=True,
+               username="anonymous"),
+        Server("ftp-strong", "127.30.0.41", 21,
+               in_private_etc({"/etc/passwd": passwd, "/etc/shadow": shadow},
+                              ["vsftpd", str(strong_conf)]),
+               workdir, username="admin", password=strong),
+    ]
+
+
+SNMP_SYSDESCR = "Hikvision DS-2CD2032-I"
+
+
+def snmp_servers(workdir: Path) -> list[Server]:
+    """net-snmp snmpd: community public (camera-like sysDescr); a random community only."""
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / "snmp-persist"), MIBS="")
+    servers = []
+    for name, address, community, weak in (("snmp-public", "127.30.0.50", "public", True),
+                                           ("snmp-strong", "127.30.0.51",
+                                            secrets.token_hex(12), False)):
+        conf = workdir / f"{name}.conf"
+        lines = [f"agentaddress udp:{address}:161", f"rocommunity {community} 127.0.0.0/8",
+                 "sysname IPC", "syslocation Gate 1", "sysservices 72"]
+        if weak:
+            lines += [f"sysdescr {SNMP_SYSDESCR}", "sysobjectid .1.3.6.1.4.1.39165.1.1"]
+        conf.write_text("\n".join(lines) + "\n")
+        argv = ["snmpd", "-f", "-C", "-c", str(conf), "-Lo", "-M", str(workdir / "no-mibs")]
+        servers.append(Server(name, address, 161, argv, workdir, transport="udp", env=env,
+                              password=community, weak=weak))
+    return servers
+
