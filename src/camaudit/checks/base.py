@@ -18,8 +18,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from aiolimiter import AsyncLimiter
 
 from camaudit.model import Finding, HostResult, Severity
 
@@ -89,24 +92,32 @@ class CheckContext:
     kb: Any = None  # camaudit.knowledge.KnowledgeBase
     budget: LoginBudget = field(default_factory=LoginBudget)
     options: Any = None  # camaudit.engine.options.ScanOptions
-    host_slots: asyncio.Semaphore | None = None  # connections to this host at once
+    host_slots: "HostGate | None" = None  # connections to this host: how many at once, how fast
 
-    async def slot(self):
+    def slot(self) -> "HostGate | contextlib.nullcontext":
         """``async with ctx.slot():`` around each connection to the host."""
-        return _Slot(self.host_slots)
+        return self.host_slots if self.host_slots is not None else contextlib.nullcontext()
 
 
-class _Slot:
-    def __init__(self, sem: asyncio.Semaphore | None) -> None:
-        self.sem = sem
+class HostGate:
+    """Per-host limits: at most ``concurrency`` connections at once and, when ``rate`` is set,
+    at most ``rate`` new connections per second.  ``async with gate:`` around a connection."""
 
-    async def __aenter__(self):
-        if self.sem is not None:
-            await self.sem.acquire()
+    def __init__(self, concurrency: int, rate: float = 0.0) -> None:
+        self._sem = asyncio.Semaphore(max(1, concurrency))
+        self._limiter = AsyncLimiter(rate, 1.0) if rate and rate > 0 else None
 
-    async def __aexit__(self, *exc):
-        if self.sem is not None:
-            self.sem.release()
+    async def __aenter__(self) -> None:
+        await self._sem.acquire()
+        if self._limiter is not None:
+            try:
+                await self._limiter.acquire()
+            except BaseException:
+                self._sem.release()
+                raise
+
+    async def __aexit__(self, *exc) -> None:
+        self._sem.release()
 
 
 class Check(abc.ABC):

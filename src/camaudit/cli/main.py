@@ -87,6 +87,7 @@ def main() -> None:
 @click.option("--host-concurrency", type=int, default=4, show_default=True, help="Connections in flight to one host.")
 @click.option("--hosts", "host_parallelism", type=int, default=64, show_default=True, help="Hosts assessed at once.")
 @click.option("--rate", type=float, default=0.0, help="New connections per second, all hosts (0: no limit).")
+@click.option("--host-rate", type=float, default=0.0, help="New connections per second to one host (0: no limit).")
 @click.option("--check", "checks", multiple=True, help="Run only this check (repeatable); see `camaudit checks`.")
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
 @click.option("--all-hosts", is_flag=True, help="Assess every host, not only those identified as video devices.")
@@ -99,7 +100,7 @@ def main() -> None:
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def scan(targets, ports, add_ports, reports, lang, fail_on, allow, deny, timeout, connect_timeout, concurrency,
-         host_concurrency, host_parallelism, rate, checks, intrusive, all_hosts, discovery_only, no_udp,
+         host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
          login_spacing, operator, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
     from camaudit.engine.api import run_scan
@@ -135,7 +136,7 @@ def scan(targets, ports, add_ports, reports, lang, fail_on, allow, deny, timeout
             fail(f"--{name} must be at least 1")
 
     options = ScanOptions(ports=port_list, udp=not no_udp, timeout=timeout, connect_timeout=connect_timeout,
-                          concurrency=concurrency, host_concurrency=host_concurrency, rate=rate,
+                          concurrency=concurrency, host_concurrency=host_concurrency, rate=rate, host_rate=host_rate,
                           host_parallelism=host_parallelism, checks=tuple(checks) or None,
                           intrusive=tuple(intrusive), login_spacing=login_spacing, discovery_only=discovery_only,
                           all_hosts=all_hosts, operator=operator)

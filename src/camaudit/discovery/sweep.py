@@ -23,10 +23,11 @@ _FILTERED = "filtered"
 
 class Sweeper:
     def __init__(self, *, concurrency: int = 512, host_concurrency: int = 32,
-                 rate: float = 0.0, timeout: float = 1.5) -> None:
+                 rate: float = 0.0, host_rate: float = 0.0, timeout: float = 1.5) -> None:
         self._global = asyncio.Semaphore(max(1, concurrency))
         self.host_concurrency = max(1, host_concurrency)
         self._limiter = AsyncLimiter(rate, 1.0) if rate and rate > 0 else None
+        self.host_rate = host_rate
         self.timeout = timeout
         self.attempts = 0  # connects started, for statistics
 
@@ -60,9 +61,12 @@ class Sweeper:
     async def sweep(self, address: str, ports: Iterable[int]) -> list[int]:
         """Open TCP ports of ``address`` among ``ports``, sorted."""
         sem = asyncio.Semaphore(self.host_concurrency)
+        host_limiter = AsyncLimiter(self.host_rate, 1.0) if self.host_rate > 0 else None
 
         async def one(port: int) -> tuple[int, str]:
             async with sem:
+                if host_limiter is not None:
+                    await host_limiter.acquire()
                 return port, await self._connect(address, port)
 
         results = await asyncio.gather(*(one(p) for p in ports))

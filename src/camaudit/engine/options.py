@@ -21,6 +21,7 @@ class ScanOptions:
     concurrency: int = 512  # connections in flight, all hosts together
     host_concurrency: int = 4  # connections in flight to one host
     rate: float = 0.0  # new connections per second, all hosts together (0 = unlimited)
+    host_rate: float = 0.0  # new connections per second to one host (0 = unlimited)
     host_parallelism: int = 64  # hosts assessed at once
     checks: tuple[str, ...] | None = None  # only these check ids (None = all non-intrusive)
     intrusive: tuple[str, ...] = ()  # intrusive checks turned on by name

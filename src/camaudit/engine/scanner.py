@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from camaudit import __version__
-from camaudit.checks.base import PHASES, REGISTRY, Check, CheckContext, LoginBudget
+from camaudit.checks.base import PHASES, REGISTRY, Check, CheckContext, HostGate, LoginBudget
 from camaudit.discovery.sweep import Sweeper
 from camaudit.engine import plan
 from camaudit.engine.options import ScanOptions
@@ -75,7 +75,7 @@ class Scanner:
         self.budget = LoginBudget(spacing=options.login_spacing)
         self.stats = ScanStats()
         self.sweeper = Sweeper(concurrency=options.concurrency, host_concurrency=max(8, len(options.ports)),
-                               rate=options.rate, timeout=options.connect_timeout)
+                               rate=options.rate, host_rate=options.host_rate, timeout=options.connect_timeout)
         self._store_lock = asyncio.Lock()
 
     # -- the whole scan ----------------------------------------------------------------
@@ -129,7 +129,7 @@ class Scanner:
             host.identity = self.identify(host.observations)
             return host
 
-        slots = asyncio.Semaphore(max(1, o.host_concurrency))
+        slots = HostGate(o.host_concurrency, o.host_rate)
         await self._probe_tcp(host, slots)
         host.identity = self.identify(host.observations)
         self.progress("identified", address=address, identity=host.identity)
@@ -173,7 +173,7 @@ class Scanner:
             out.extend(ob for ob in plan.as_list(res) if not ob.error)
         return out
 
-    async def _probe_port(self, host: HostResult, port: int, protocol: str, slots: asyncio.Semaphore) -> list[Observation]:
+    async def _probe_port(self, host: HostResult, port: int, protocol: str, slots: HostGate) -> list[Observation]:
         got: list[Observation] = []
         for coro in plan.probes_for(protocol, host.address, port, self.options.timeout):
             async with slots:
@@ -182,7 +182,7 @@ class Scanner:
         self.progress("service_probed", address=host.address, port=port, protocol=protocol)
         return got
 
-    async def _probe_tcp(self, host: HostResult, slots: asyncio.Semaphore) -> None:
+    async def _probe_tcp(self, host: HostResult, slots: HostGate) -> None:
         async def one(port: int) -> list[Observation]:
             protocol = plan.primary_protocol(port)
             got = await self._probe_port(host, port, protocol, slots)
