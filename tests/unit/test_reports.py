@@ -72,3 +72,15 @@ def test_catalogues_have_the_same_keys():
     from camaudit.locale import catalogue
 
     assert set(catalogue("vi")) == set(catalogue("en"))
+
+
+def test_json_report_validates_against_the_published_schema(doc, tmp_path):
+    import jsonschema
+
+    from camaudit.reports import report_schema
+
+    data = json.loads(write_report(doc, tmp_path / "r.json", lang="vi", kb=load_kb()).read_text(encoding="utf-8"))
+    jsonschema.validate(data, report_schema(), format_checker=jsonschema.FormatChecker())
+    data["devices"][0]["findings"][0]["severity"] = "catastrophic"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, report_schema())

@@ -25,6 +25,11 @@ class ReportError(ValueError):
     pass
 
 
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the JSON report, as published with the package."""
+    return json.loads((Path(__file__).parent / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+
+
 def format_of(path: str | Path) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
