@@ -409,7 +409,6 @@ SNMP_SYSDESCR = "Hikvision DS-2CD2032-I"
 
 def snmp_servers(workdir: Path) -> list[Server]:
     """net-snmp snmpd: community public (camera-like sysDescr); a random community only."""
-    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / "snmp-persist"), MIBS="")
     servers = []
     for name, address, community, weak in (("snmp-public", "127.30.0.50", "public", True),
                                            ("snmp-strong", "127.30.0.51",
@@ -420,7 +419,10 @@ def snmp_servers(workdir: Path) -> list[Server]:
         if weak:
             lines += [f"sysdescr {SNMP_SYSDESCR}", "sysobjectid .1.3.6.1.4.1.39165.1.1"]
         conf.write_text("\n".join(lines) + "\n")
-        argv = ["snmpd", "-f", "-C", "-c", str(conf), "-Lo", "-M", str(workdir / "no-mibs")]
+        # -C: no system config; -I -smux: no SMUX listener on 127.0.0.1:199
+        argv = ["snmpd", "-f", "-C", "-c", str(conf), "-I", "-smux", "-Lo",
+                "-M", str(workdir / "no-mibs")]
+        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / f"{name}-persist"), MIBS="")
         servers.append(Server(name, address, 161, argv, workdir, transport="udp", env=env,
                               password=community, weak=weak))
     return servers
