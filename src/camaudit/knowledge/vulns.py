@@ -91,37 +91,47 @@ class AffectedRange(_Strict):
         """True/False when the firmware is inside/outside the range, None when it cannot tell."""
         if self.all_versions:
             return True
-        dev = normalise(vendor, firmware)
-        key = _key(dev, self.compare)
-        if key is None:
-            return None
-        lower = _bound(vendor, self.introduced, self.compare, normalise)
+        dev = _key(normalise(vendor, firmware), self.compare)
         upper_text = self.fixed or self.last_affected
-        upper = _bound(vendor, upper_text, self.compare, normalise)
-        if upper is None or (self.introduced and lower is None):
+        upper = _key(normalise(vendor, upper_text), self.compare) if upper_text else None
+        lower = _key(normalise(vendor, self.introduced), self.compare) if self.introduced else None
+        if dev is None or upper is None or (self.introduced and lower is None):
             return None
         try:
-            if lower is not None and key < lower:
+            if lower is not None and _order(dev, lower) < 0:
                 return False
-            return key < upper if self.fixed else key <= upper
-        except TypeError:  # builds of different shapes: cannot order them
+            c = _order(dev, upper)
+        except ValueError:  # e.g. a build date against a build number: not comparable
             return None
+        return c < 0 if self.fixed else c <= 0
 
 
-def _key(parsed: tuple[tuple[int, ...], Any], compare: str) -> tuple | None:
+def _key(parsed: tuple[tuple[int, ...], Any], compare: str) -> tuple[tuple[int, ...], str | None] | None:
+    """(version padded to 8 parts, build) or, to compare builds alone, ((), build)."""
     version, build = parsed
+    build = str(build) if build not in (None, "") else None
     if compare == "build":
-        return None if build in (None, "") else (build,)
+        return None if build is None else ((), build)
     if not version:
         return None
-    padded = tuple(version) + (0,) * (8 - len(version))
-    return (padded, build) if build not in (None, "") else (padded,)
+    return tuple(version) + (0,) * (8 - len(version)), build
 
 
-def _bound(vendor: str, text: str | None, compare: str, normalise: Normaliser) -> tuple | None:
-    if not text:
-        return None
-    return _key(normalise(vendor, text), compare)
+def _shape(build: str) -> str:
+    """'160525' and '210628' share a shape; '2020-05-21' does not."""
+    return re.sub(r"\d", "9", build)
+
+
+def _order(a: tuple[tuple[int, ...], str | None], b: tuple[tuple[int, ...], str | None]) -> int:
+    """-1/0/1; versions first, builds when the versions are equal and both builds are known.
+    ValueError when two builds have different shapes."""
+    if a[0] != b[0]:
+        return -1 if a[0] < b[0] else 1
+    if a[1] is None or b[1] is None:
+        return 0
+    if _shape(a[1]) != _shape(b[1]):
+        raise ValueError("builds of different shapes")
+    return (a[1] > b[1]) - (a[1] < b[1])
 
 
 class Vuln(_Strict):

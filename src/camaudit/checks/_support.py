@@ -1,0 +1,174 @@
+"""Helpers shared by the checks: knowledge access, protocol clients, login surfaces and the
+budgeted attempt loop."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+from camaudit.checks.base import CheckContext
+from camaudit.knowledge import KnowledgeBase, load_kb, vendor_key
+from camaudit.model import AuthOutcome, AuthResult, Credential, HostResult
+
+ROUTE_PROBES = 6  # DESCRIBEs spent finding the RTSP route that asks for a credential
+MAX_ERRORS = 2  # consecutive attempts that taught us nothing before giving up on a service
+
+# vendor -> (HTTP login function in protocols.http, the API path prefix that shows it is there)
+VENDOR_HTTP_LOGIN = {
+    "hikvision": ("hikvision_login", "/ISAPI"),
+    "dahua": ("dahua_login", "/RPC2"),
+    "axis": ("axis_login", "/axis-cgi"),
+}
+
+
+def proto(name: str) -> ModuleType:
+    """A protocol client module, imported when a check first needs it."""
+    return importlib.import_module(f"camaudit.protocols.{name}")
+
+
+@functools.cache
+def _packaged_kb() -> KnowledgeBase:
+    return load_kb()
+
+
+def knowledge(ctx: CheckContext) -> KnowledgeBase:
+    return ctx.kb if ctx.kb is not None else _packaged_kb()
+
+
+def vendor_of(host: HostResult) -> str | None:
+    return vendor_key(host.identity.vendor)
+
+
+def has_credential(host: HostResult, protocol: str, port: int) -> bool:
+    return any(c.protocol == protocol and c.port == port for c in host.credentials)
+
+
+@dataclass
+class Surface:
+    """One place to log in: protocol and port as the budget counts them, a label for reports,
+    the resource (path or route) and the function making one attempt."""
+
+    protocol: str
+    port: int
+    label: str
+    path: str
+    attempt: Callable[[str, str], Awaitable[AuthResult]]
+
+
+def _http_surfaces(host: HostResult, vendor: str | None, timeout: float) -> list[Surface]:
+    http = proto("http")
+    out = []
+    for protocol in ("http", "https"):
+        tls = protocol == "https"
+        for port in host.ports_for(protocol):
+            obs = [o for o in host.observations
+                   if o.protocol == protocol and o.port == port and not o.error]
+            login = VENDOR_HTTP_LOGIN.get(vendor or "")
+            if login and any((o.get("http.path") or "").startswith(login[1])
+                             and o.get("http.status") not in (None, "404") for o in obs):
+                fn = getattr(http, login[0])
+                out.append(Surface(protocol, port, f"{vendor} web API", login[1],
+                                   _bind(fn, host.address, port, tls=tls, timeout=timeout)))
+                continue
+            asked = next((o.get("http.path") for o in obs if o.get("http.status") == "401"
+                          and o.get("http.auth_scheme") in ("basic", "digest")), None)
+            if asked:
+                out.append(Surface(protocol, port, "HTTP authentication", asked,
+                                   _bind(http.try_login, host.address, port, path=asked,
+                                         tls=tls, timeout=timeout)))
+    return out
+
+
+def _bind(fn: Callable[..., Awaitable[AuthResult]], address: str, port: int,
+          **kw: object) -> Callable[[str, str], Awaitable[AuthResult]]:
+    async def attempt(username: str, password: str) -> AuthResult:
+        return await fn(address, port, username, password, **kw)
+    return attempt
+
+
+async def rtsp_auth_route(host: HostResult, port: int, ctx: CheckContext) -> str | None:
+    """The first route (vendor's, then generic) whose DESCRIBE asks for a credential.
+    None when none does within ``ROUTE_PROBES`` or a route is served anonymously."""
+    rtsp = proto("rtsp")
+    for route in knowledge(ctx).routes.for_vendor(vendor_of(host), ROUTE_PROBES):
+        async with await ctx.slot():
+            result, _sdp = await rtsp.describe(host.address, port, route, timeout=ctx.timeout)
+        if result.status == 401 or result.outcome == AuthOutcome.FAILURE:
+            return route
+        if result.outcome in (AuthOutcome.SUCCESS, AuthOutcome.NO_AUTH):
+            return None  # served without a credential: rtsp-anonymous reports it
+    return None
+
+
+async def login_surfaces(host: HostResult, ctx: CheckContext) -> list[Surface]:
+    """Every login surface the host showed, vendor HTTP API first."""
+    t = ctx.timeout
+    vendor = vendor_of(host)
+    out = _http_surfaces(host, vendor, t)
+    for port in host.ports_for("rtsp"):
+        route = await rtsp_auth_route(host, port, ctx)
+        if route:
+            out.append(Surface("rtsp", port, "RTSP", route,
+                               _bind(proto("rtsp").try_login, host.address, port, path=route,
+                                     timeout=t)))
+    https_ports = set(host.ports_for("https"))
+    for o in host.observations_for("onvif"):
+        if not o.error and o.get("onvif.auth_required") == "true":
+            out.append(Surface("onvif", o.port, "ONVIF", "/onvif/device_service",
+                               _bind(proto("onvif").try_login, host.address, o.port,
+                                     tls=o.port in https_ports, timeout=t)))
+    for name in ("telnet", "ftp", "ssh"):
+        for port in host.ports_for(name):
+            out.append(Surface(name, port, name.upper() if name != "telnet" else "Telnet", "",
+                               _bind(proto(name).try_login, host.address, port, timeout=t)))
+    for port in host.ports_for("xmeye"):
+        out.append(Surface("xmeye", port, "XMeye (Sofia)", "",
+                           _bind(proto("vendorports").xmeye_login, host.address, port, timeout=t)))
+    return _dedupe(out)
+
+
+def _dedupe(surfaces: list[Surface]) -> list[Surface]:
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for s in surfaces:
+        if (s.protocol, s.port) not in seen:
+            seen.add((s.protocol, s.port))
+            out.append(s)
+    return out
+
+
+async def spend(host: HostResult, ctx: CheckContext, surface: Surface,
+                candidates: list[tuple[str, str, bool]], limit: int) -> Credential | None:
+    """Try (username, password, is_vendor_default) candidates on one surface within the login
+    budget; stop at the first success, at a lockout sign (marked in the budget), when the
+    service needs no credential, or after ``MAX_ERRORS`` attempts in a row that taught nothing."""
+    errors = 0
+    budget = ctx.budget
+    for username, password, is_default in candidates:
+        if has_credential(host, surface.protocol, surface.port):
+            return None
+        if budget.is_locked(host.address, surface.port, surface.protocol):
+            return None
+        if not await budget.take(host.address, surface.port, surface.protocol, username, limit):
+            continue
+        async with await ctx.slot():
+            result = await surface.attempt(username, password)
+        if result.outcome == AuthOutcome.SUCCESS:
+            cred = Credential(surface.protocol, surface.port, username, password,
+                              path=surface.path, is_vendor_default=is_default)
+            host.credentials.append(cred)
+            return cred
+        if result.outcome == AuthOutcome.LOCKED:
+            budget.mark_locked(host.address, surface.port, surface.protocol)
+            host.errors.append(f"{surface.protocol}/{surface.port}: lockout sign after a "
+                               f"login attempt ({result.detail}); no more attempts there")
+            return None
+        if result.outcome == AuthOutcome.NO_AUTH:
+            return None
+        errors = errors + 1 if result.outcome == AuthOutcome.ERROR else 0
+        if errors >= MAX_ERRORS:
+            return None
+    return None
