@@ -94,7 +94,7 @@ async def rtsp_auth_route(host: HostResult, port: int, ctx: CheckContext) -> str
     None when none does within ``ROUTE_PROBES`` or a route is served anonymously."""
     rtsp = proto("rtsp")
     for route in knowledge(ctx).routes.for_vendor(vendor_of(host), ROUTE_PROBES):
-        async with await ctx.slot():
+        async with ctx.slot():
             result, _sdp = await rtsp.describe(host.address, port, route, timeout=ctx.timeout)
         if result.status == 401 or result.outcome == AuthOutcome.FAILURE:
             return route
@@ -154,7 +154,7 @@ async def spend(host: HostResult, ctx: CheckContext, surface: Surface,
             return None
         if not await budget.take(host.address, surface.port, surface.protocol, username, limit):
             continue
-        async with await ctx.slot():
+        async with ctx.slot():
             result = await surface.attempt(username, password)
         if result.outcome == AuthOutcome.SUCCESS:
             cred = Credential(surface.protocol, surface.port, username, password,

@@ -34,7 +34,7 @@ class RtspAnonymous(Check):
         for port in ports:
             asked = 0
             for n, route in enumerate(routes, 1):
-                async with await ctx.slot():
+                async with ctx.slot():
                     result, sdp = await rtsp.describe(host.address, port, route,
                                                       timeout=ctx.timeout)
                 media = video_media(sdp or "")
@@ -71,7 +71,7 @@ class OnvifAnonymous(Check):
                            if o.fields.get(k)})
                 findings.append(self.finding(host, port=port, protocol="onvif", evidence=ev))
                 continue
-            async with await ctx.slot():
+            async with ctx.slot():
                 result, uri = await proto("onvif").get_stream_uri(
                     host.address, port, tls=port in https_ports, timeout=ctx.timeout)
             if result.outcome in (AuthOutcome.SUCCESS, AuthOutcome.NO_AUTH) and uri:
@@ -92,7 +92,7 @@ class FtpAnonymous(Check):
             if not await ctx.budget.take(host.address, port, "ftp", "anonymous",
                                          self.meta.login_budget):
                 continue
-            async with await ctx.slot():
+            async with ctx.slot():
                 result = await proto("ftp").try_login(host.address, port, "anonymous",
                                                       ANONYMOUS_FTP_PASSWORD, timeout=ctx.timeout)
             if result.outcome == AuthOutcome.LOCKED:

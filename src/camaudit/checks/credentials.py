@@ -13,13 +13,14 @@ VENDOR_DEFAULTS_PER_SERVICE = 4
 GENERIC_PER_SERVICE = 2
 
 
-def _evidence(cred: Credential, label: str, source: str) -> dict[str, object]:
+def _evidence(cred: Credential, label: str, listed_under: str) -> dict[str, object]:
+    """Protocol, port, user and the redacted password (the list's sources name the passwords
+    in clear, so only the list entry is cited)."""
     ev: dict[str, object] = {"protocol": cred.protocol, "port": cred.port, "surface": label,
                              "username": cred.username, "password": redact(cred.password)}
     if cred.path:
         ev["path"] = cred.path
-    if source:
-        ev["source"] = source
+    ev["listed_under"] = listed_under
     return ev
 
 
@@ -38,10 +39,10 @@ class DefaultCredentials(Check):
                                 [(e.username, e.password, True) for e in entries],
                                 self.meta.login_budget)
             if found:
-                src = next((e.source for e in entries
-                            if (e.username, e.password) == (found.username, found.password)), "")
+                listed = f"credentials.yaml vendors.{vendor}" if vendor in creds.vendors else \
+                    "credentials.yaml vendors (most common across vendors)"
                 findings.append(self.finding(host, port=found.port, protocol=found.protocol,
-                                             evidence=_evidence(found, surface.label, src)))
+                                             evidence=_evidence(found, surface.label, listed)))
         return findings
 
 
@@ -67,5 +68,6 @@ class WeakCredentials(Check):
                                 self.meta.login_budget)
             if found:
                 findings.append(self.finding(host, port=found.port, protocol=found.protocol,
-                                             evidence=_evidence(found, surface.label, "")))
+                                             evidence=_evidence(found, surface.label,
+                                                               "credentials.yaml generic")))
         return findings
