@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -146,8 +146,6 @@ class Server:
     env: dict[str, str] | None = None
     username: str | None = None
     password: str | None = None  # the credential that works (None: none exists or none is known)
-    weak: bool = False  # the credential is a well-known default/weak one the scanner must find
-    extra: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -289,13 +287,11 @@ def rtsp_servers(workdir: Path) -> list[Server]:
                                                  RTSP_MOUNT], workdir),
         Server("rtsp-weak", "127.30.0.11", 554, [SYSTEM_PYTHON, script, "127.30.0.11", "554",
                                                  RTSP_MOUNT, "admin", "admin"], workdir,
-               username="admin", password="admin", weak=True),
+               username="admin", password="admin"),
         Server("rtsp-strong", "127.30.0.12", 554, [SYSTEM_PYTHON, script, "127.30.0.12", "554",
                                                    RTSP_MOUNT, "admin", strong], workdir,
                username="admin", password=strong),
     ]
-    for s in servers:
-        s.extra["path"] = RTSP_MOUNT
     return servers
 
 
@@ -313,9 +309,8 @@ def telnet_servers(workdir: Path) -> list[Server]:
     motd = workdir / "telnet-motd"
     motd.write_text("")
     servers = []
-    for name, address, password, weak in (("telnet-weak", "127.30.0.20", "xc3511", True),
-                                          ("telnet-strong", "127.30.0.21", strong_password(),
-                                           False)):
+    for name, address, password in (("telnet-weak", "127.30.0.20", "xc3511"),
+                                    ("telnet-strong", "127.30.0.21", strong_password())):
         passwd, shadow = private_accounts(workdir / name, "root", password,
                                           str(tools / "sh"), workdir / name)
         argv = in_private_etc(
@@ -324,7 +319,7 @@ def telnet_servers(workdir: Path) -> list[Server]:
              "-f", str(issue)],
             hostname="IPC")
         servers.append(Server(name, address, 23, argv, workdir, username="root",
-                              password=password, weak=weak))
+                              password=password))
     return servers
 
 
@@ -339,9 +334,8 @@ def http_servers(workdir: Path) -> list[Server]:
         "<!DOCTYPE html><html><head><title>Web Client</title></head>"
         "<body><h1>Network Camera</h1></body></html>\n")
     servers = []
-    for name, address, password, weak in (("http-weak", "127.30.0.30", "12345", True),
-                                          ("http-strong", "127.30.0.31", strong_password(),
-                                           False)):
+    for name, address, password in (("http-weak", "127.30.0.30", "12345"),
+                                    ("http-strong", "127.30.0.31", strong_password())):
         ha1 = hashlib.md5(f"admin:{HTTP_REALM}:{password}".encode()).hexdigest()
         userfile = workdir / f"{name}.htdigest"
         userfile.write_text(f"admin:{HTTP_REALM}:{ha1}\n")
@@ -363,7 +357,7 @@ auth.require = ("/" => ("method" => "digest", "realm" => "{HTTP_REALM}",
 server.feature-flags = ("auth.delay-invalid-creds" => "disable")
 """)
         servers.append(Server(name, address, 80, ["lighttpd", "-D", "-f", str(conf)], workdir,
-                              username="admin", password=password, weak=weak))
+                              username="admin", password=password))
     return servers
 
 
@@ -395,7 +389,7 @@ xferlog_enable=NO
     strong_conf.write_text(common + "listen_address=127.30.0.41\nanonymous_enable=NO\n"
                            "local_enable=YES\npam_service_name=vsftpd\n")
     return [
-        Server("ftp-anon", "127.30.0.40", 21, ["vsftpd", str(anon_conf)], workdir, weak=True,
+        Server("ftp-anon", "127.30.0.40", 21, ["vsftpd", str(anon_conf)], workdir,
                username="anonymous"),
         Server("ftp-strong", "127.30.0.41", 21,
                in_private_etc({"/etc/passwd": passwd, "/etc/shadow": shadow},
@@ -410,13 +404,13 @@ SNMP_SYSDESCR = "Hikvision DS-2CD2032-I"
 def snmp_servers(workdir: Path) -> list[Server]:
     """net-snmp snmpd: community public (camera-like sysDescr); a random community only."""
     servers = []
-    for name, address, community, weak in (("snmp-public", "127.30.0.50", "public", True),
-                                           ("snmp-strong", "127.30.0.51",
-                                            secrets.token_hex(12), False)):
+    for name, address, community, camera in (("snmp-public", "127.30.0.50", "public", True),
+                                             ("snmp-strong", "127.30.0.51",
+                                              secrets.token_hex(12), False)):
         conf = workdir / f"{name}.conf"
         lines = [f"agentaddress udp:{address}:161", f"rocommunity {community} 127.0.0.0/8",
                  "sysname IPC", "syslocation Gate 1", "sysservices 72"]
-        if weak:
+        if camera:  # the other one keeps net-snmp's own sysDescr (uname)
             lines += [f"sysdescr {SNMP_SYSDESCR}", "sysobjectid .1.3.6.1.4.1.39165.1.1"]
         conf.write_text("\n".join(lines) + "\n")
         # -C: no system config; -I -smux: no SMUX listener on 127.0.0.1:199
@@ -424,6 +418,6 @@ def snmp_servers(workdir: Path) -> list[Server]:
                 "-M", str(workdir / "no-mibs")]
         env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / f"{name}-persist"), MIBS="")
         servers.append(Server(name, address, 161, argv, workdir, transport="udp", env=env,
-                              password=community, weak=weak))
+                              password=community))
     return servers
 
