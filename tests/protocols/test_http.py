@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import socket
 import time
 from urllib.request import parse_http_list, parse_keqv_list
 
@@ -488,7 +489,7 @@ async def _reset(reader, writer):
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n<html>")
     await writer.drain()
     sock = writer.get_extra_info("socket")
-    sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_LINGER,
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                     b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
 
 
