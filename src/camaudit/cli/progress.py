@@ -50,8 +50,8 @@ class ScanProgress:
             self._progress.advance(self._task)
         elif name == "service_probed":
             self.services += 1
+        elif name == "check_run":
+            self.checks += 1
         elif name == "finding":
             self.findings[data["finding"].severity.value] += 1
-        elif name == "finish":
-            self.checks = data["stats"].checks_run
         self._refresh()

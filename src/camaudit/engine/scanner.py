@@ -53,7 +53,7 @@ def load_checks(options: ScanOptions) -> list[Check]:
         if name not in known:
             raise ValueError(f"unknown check {name!r}; known checks: {', '.join(sorted(known))}")
     selected = []
-    for cid, check in sorted(REGISTRY.items()):
+    for cid, check in REGISTRY.items():  # registration order: the order checks build on each other
         if options.checks is not None and cid not in options.checks:
             continue
         if check.meta.intrusive and cid not in options.intrusive:
@@ -222,19 +222,21 @@ class Scanner:
             self.progress("identified", address=host.address, identity=host.identity)
 
     async def _run_phase(self, phase: str, host: HostResult, ctx: CheckContext) -> None:
-        checks = [c for c in self.checks if c.meta.phase == phase and c.applies(host)]
-
-        async def one(check: Check) -> None:
+        """The phase's checks, one after another in registration order: checks of one phase
+        may build on each other (weak-credentials spends what default-credentials left of the
+        budget), and one device is spared a burst of parallel logins.  Hosts run in parallel."""
+        for check in self.checks:
+            if check.meta.phase != phase or not check.applies(host):
+                continue
             found = await self._guard(check.run(host, ctx), f"check {check.meta.id}", host,
                                       extra=self._check_deadline(check))
             host.checks_run.append(check.meta.id)
             self.stats.checks_run += 1
+            self.progress("check_run", address=host.address, check=check.meta.id)
             for f in found or []:
                 host.findings.append(f)
                 self.stats.findings[f.severity.value] += 1
                 self.progress("finding", address=host.address, finding=f)
-
-        await asyncio.gather(*(one(c) for c in checks))
 
     def _check_deadline(self, check: Check) -> float:
         # a check makes several exchanges: allow each login attempt and route its own deadline
