@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import re
 
-from camaudit.model import AuthOutcome, AuthResult, Observation
+from camaudit.model import MAX_RAW, AuthOutcome, AuthResult, Observation
 from camaudit.protocols._net import MAX_LINE, MAX_READ, Conn, ProbeError, classify, connect, text
 
 MAX_REPLY_LINES = 200
@@ -81,7 +81,7 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
             code, reply = await read_reply(conn)
             obs.fields["ftp.banner"] = reply[:2048]
             obs.fields["ftp.code"] = str(code)
-            obs.raw = reply
+            obs.raw = reply[:MAX_RAW]
             if code == 220:
                 await _quit(conn)
             elif code != 421:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import asyncssh
 from asyncssh import compression, encryption, kex, mac, public_key
 
-from camaudit.model import AuthOutcome, AuthResult, Observation
+from camaudit.model import MAX_RAW, AuthOutcome, AuthResult, Observation
 from camaudit.protocols._net import Conn, ProbeError, classify, connect, text
 
 MAX_ID_LINE = 255  # RFC 4253: the identification line is at most 255 bytes with CR LF
@@ -62,7 +62,7 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
             conn = await connect(address, port, timeout=timeout)
             before, ident = await _read_id(conn)
         obs.fields["ssh.banner"] = ident
-        obs.raw = "\n".join([*before, ident])
+        obs.raw = "\n".join([*before, ident])[:MAX_RAW]
         m = ID_RE.match(ident)
         if m:
             obs.fields["ssh.protoversion"] = m.group(1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from camaudit.model import AuthOutcome, AuthResult, Observation
+from camaudit.model import MAX_RAW, AuthOutcome, AuthResult, Observation
 from camaudit.protocols._net import MAX_READ, Conn, ProbeError, classify, connect, text
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -112,6 +112,7 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
     obs = Observation(address=address, port=port, protocol="telnet")
     conn: Conn | None = None
     session: _Session | None = None
+    found: re.Pattern[str] | None = None
     try:
         async with asyncio.timeout(timeout):
             conn = await connect(address, port, timeout=timeout)
@@ -129,14 +130,13 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
             await conn.close()
     if session is not None and session.text:
         seen = session.text.strip("\x00")
-        prompt = _last_line(seen)
         banner = seen.strip()
-        if prompt and banner.endswith(prompt):
-            banner = banner[: -len(prompt)].rstrip()
-        obs.fields["telnet.banner"] = banner[:2048]
-        if prompt:
+        if found is not None:
+            prompt = _last_line(seen)
             obs.fields["telnet.prompt"] = prompt
-        obs.raw = seen
+            banner = banner[: len(banner) - len(prompt)].rstrip() if banner.endswith(prompt) else banner
+        obs.fields["telnet.banner"] = banner[:2048]
+        obs.raw = seen[:MAX_RAW]
     return obs
 
 
