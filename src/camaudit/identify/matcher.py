@@ -1,0 +1,228 @@
+"""Run every fingerprint over every observation field and combine what matched.
+
+How evidence is weighed (see ``Matcher.identify``):
+
+* every match carries the fingerprint's certainty and a *tier* from the field it read:
+  ``device.*`` (read with a working credential from the vendor's API) is tier 3, the device's
+  own structured self-description (``onvif.*``, ``upnp.*``) tier 2, banners and headers tier 1;
+* the vendor is the one with the highest tier, then the highest combined certainty
+  (noisy-or: ``1 - prod(1 - c)``); evidence for a brand and for the maker it rebadges agrees;
+  evidence for any other vendor is a conflict and lowers the confidence;
+* model, firmware, serial and MAC come from the strongest match that agrees with the vendor;
+* the kind comes from ``device.kind``, else from the vendor's model-number rules, else from the
+  fingerprints' ``kind`` parameters (video kinds against ``other``), else from what the vendor
+  makes; a host with nothing that matched is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from camaudit.knowledge.fingerprints import Fingerprint, FingerprintDB, ModelKind, default_db
+from camaudit.model import DeviceKind, Identity, Observation
+
+from .vendors import VendorTable, normalise_mac
+
+TIER_DEVICE, TIER_SELF, TIER_BANNER = 3, 2, 1
+_TIERS = {"device": TIER_DEVICE, "onvif": TIER_SELF, "upnp": TIER_SELF}
+_VIDEO = ("camera", "nvr", "dvr")
+_MAX_VALUE = 8192  # characters of one field value looked at
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One fingerprint that matched one field of one observation."""
+
+    fingerprint: Fingerprint
+    params: dict[str, str]
+    protocol: str
+    port: int
+    tier: int
+
+    @property
+    def certainty(self) -> float:
+        return self.fingerprint.certainty
+
+    @property
+    def evidence(self) -> str:
+        return f"{self.fingerprint.id}@{self.protocol}:{self.port}"
+
+    @property
+    def rank(self) -> tuple[int, float]:
+        return (self.tier, self.fingerprint.certainty)
+
+
+def noisy_or(values: Iterable[float]) -> float:
+    """Combined certainty of independent pieces of evidence."""
+    miss = 1.0
+    for v in values:
+        miss *= 1.0 - v
+    return 1.0 - miss
+
+
+class Matcher:
+    """Precompiled fingerprints, indexed by the observation field they read."""
+
+    def __init__(self, db: FingerprintDB | None = None) -> None:
+        self.db = db or default_db()
+        self.vendors = VendorTable(self.db)
+        self._by_field: dict[str, list[Fingerprint]] = {}
+        for fp in self.db.fingerprints:
+            _ = fp.regex  # compile now, not on the first host
+            self._by_field.setdefault(fp.field, []).append(fp)
+        self._model_kinds: dict[str, list[ModelKind]] = {}
+        for mk in self.db.model_kinds:
+            _ = mk.regex
+            self._model_kinds.setdefault(mk.vendor, []).append(mk)
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def matches(self, observations: Sequence[Observation]) -> list[Match]:
+        """Every fingerprint match over every field of every observation."""
+        out: list[Match] = []
+        for obs in observations:
+            for key, value in obs.fields.items():
+                fps = self._by_field.get(key)
+                if not fps or not isinstance(value, str) or not value:
+                    continue
+                value = value[:_MAX_VALUE]
+                tier = _TIERS.get(key.split(".", 1)[0], TIER_BANNER)
+                for fp in fps:
+                    params = fp.extract(value)
+                    if params is None:
+                        continue
+                    if "vendor" in params:
+                        canonical = self.vendors.canonical(params["vendor"])
+                        if canonical is None:
+                            del params["vendor"]
+                        else:
+                            params["vendor"] = canonical
+                    out.append(Match(fp, params, obs.protocol, obs.port, tier))
+        return out
+
+    def kind_for_model(self, vendor: str | None, model: str | None) -> DeviceKind | None:
+        """What the vendor's model-number rules say the model is (the maker's rules for an OEM)."""
+        if not vendor or not model:
+            return None
+        for name in (vendor, self.vendors.oem_of(vendor)):
+            for rule in self._model_kinds.get(name or "", ()):
+                if rule.regex.search(model):
+                    return DeviceKind(rule.kind)
+        return None
+
+    # -- combining --------------------------------------------------------------------------
+
+    def identify(self, observations: Sequence[Observation]) -> Identity:
+        """Combine all matches on one host into one Identity."""
+        matches = self.matches(observations)
+        if not matches:
+            return Identity()
+        # One fingerprint counts once however many ports it matched on: keep its best match.
+        best: dict[tuple[str, str | None], Match] = {}
+        for m in sorted(matches, key=lambda m: m.rank, reverse=True):
+            best.setdefault((m.fingerprint.id, m.params.get("vendor")), m)
+        distinct = list(best.values())
+
+        vendor, family = self._choose_vendor(distinct)
+        agreeing = [m for m in matches if m.params.get("vendor") in family or "vendor" not in m.params]
+        conflicting = [m for m in distinct if m.params.get("vendor") not in family and "vendor" in m.params]
+
+        ident = Identity(vendor=vendor)
+        ident.model = self._pick(agreeing, "model")
+        ident.firmware = self._pick(agreeing, "firmware")
+        ident.serial = self._pick(agreeing, "serial")
+        ident.mac = next((mac for m in sorted(agreeing, key=lambda m: m.rank, reverse=True)
+                          if (mac := normalise_mac(m.params.get("mac")))), None)
+        kind, kind_score = self._choose_kind(vendor, ident.model, agreeing)
+        ident.kind = kind
+
+        if vendor is not None:
+            support = noisy_or(m.certainty for m in distinct if m.params.get("vendor") in family)
+            top_tier = max(m.tier for m in distinct if m.params.get("vendor") == vendor)
+            against_same = noisy_or(m.certainty for m in conflicting if m.tier >= top_tier)
+            against_lower = noisy_or(m.certainty for m in conflicting if m.tier < top_tier)
+            confidence = support * (1 - 0.5 * against_same) * (1 - 0.2 * against_lower)
+        else:
+            confidence = kind_score
+        ident.confidence = round(min(1.0, max(0.0, confidence)), 3)
+
+        seen: set[str] = set()
+        for m in sorted(agreeing, key=lambda m: m.rank, reverse=True):
+            if m.evidence not in seen:
+                seen.add(m.evidence)
+                ident.evidence.append(m.evidence)
+        parent = self.vendors.oem_of(vendor)
+        if parent:
+            ident.evidence.append(f"oem_of:{parent}")
+        for m in sorted(conflicting, key=lambda m: m.rank, reverse=True):
+            ident.evidence.append(f"conflict:{m.evidence}")
+        return ident
+
+    def _choose_vendor(self, distinct: list[Match]) -> tuple[str | None, set[str | None]]:
+        claims: dict[str, list[Match]] = {}
+        for m in distinct:
+            if "vendor" in m.params:
+                claims.setdefault(m.params["vendor"], []).append(m)
+        if not claims:
+            return None, {None}
+
+        def score(name: str) -> tuple[int, float, float]:
+            fam = self.vendors.family(name)
+            support = noisy_or(m.certainty for m in distinct if m.params.get("vendor") in fam)
+            direct = max(m.certainty for m in claims[name])
+            return (max(m.tier for m in claims[name]), support, direct)
+
+        vendor = max(sorted(claims), key=score)
+        return vendor, self.vendors.family(vendor) | {None}
+
+    @staticmethod
+    def _pick(matches: list[Match], param: str) -> str | None:
+        found = [m for m in matches if param in m.params]
+        if not found:
+            return None
+        return max(found, key=lambda m: m.rank).params[param][:128]
+
+    def _choose_kind(self, vendor: str | None, model: str | None,
+                     agreeing: list[Match]) -> tuple[DeviceKind, float]:
+        said = [m for m in agreeing if m.tier == TIER_DEVICE and "kind" in m.params]
+        if said:
+            return DeviceKind(max(said, key=lambda m: m.rank).params["kind"]), 1.0
+        by_model = self.kind_for_model(vendor, model)
+        if by_model is not None:
+            return by_model, 0.9
+        scores: dict[str, float] = {}
+        per_fp: dict[tuple[str, str], float] = {}
+        for m in agreeing:
+            if "kind" in m.params:
+                key = (m.fingerprint.id, m.params["kind"])
+                per_fp[key] = max(per_fp.get(key, 0.0), m.certainty)
+        for (_, kind), c in per_fp.items():
+            scores[kind] = noisy_or((scores.get(kind, 0.0), c))
+        video = noisy_or(scores.get(k, 0.0) for k in _VIDEO)
+        other = scores.get("other", 0.0)
+        if video > 0 and video >= other:
+            best = max(_VIDEO, key=lambda k: (scores.get(k, 0.0), k == "camera"))
+            return DeviceKind(best), video
+        if other > 0:
+            return DeviceKind.OTHER, other
+        made = self.vendors.get(vendor)
+        if made is not None:  # nothing said what it is: what the vendor mostly ships
+            return DeviceKind(made.makes[0]), 0.0
+        return DeviceKind.UNKNOWN, 0.0
+
+
+_default: Matcher | None = None
+
+
+def default_matcher() -> Matcher:
+    """The matcher over the packaged fingerprints, built on first use."""
+    global _default
+    if _default is None:
+        _default = Matcher()
+    return _default
+
+
+def identify(observations: Sequence[Observation], matcher: Matcher | None = None) -> Identity:
+    """Who made this host, what model, which firmware, and what kind of device it is."""
+    return (matcher or default_matcher()).identify(observations)
