@@ -103,7 +103,7 @@ def _outcome(code: int, reply: str) -> AuthResult | None:
         return None
     if code == 421 or LOCKED_RE.search(reply):
         return AuthResult(AuthOutcome.LOCKED, first, code)
-    if code in (530, 430) or 500 <= code < 600:
+    if code in (530, 430):
         return AuthResult(AuthOutcome.FAILURE, first, code)
     return AuthResult(AuthOutcome.ERROR, f"unexpected reply: {first}", code)
 
