@@ -4,7 +4,6 @@ from outside the lab process (``attempts.json`` in the state directory, rewritte
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import collections
 import hashlib
@@ -25,12 +24,11 @@ NONCE_LIFETIME = 300.0  # seconds a Digest nonce stays fresh
 
 class AttemptRecorder:
     """Counts login attempts per device address and protocol, and rewrites a JSON file (atomic
-    rename) once per event-loop turn after a change."""
+    rename) on every change, before the device answers the attempt."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict[str, dict[str, dict[str, Any]]] = {}
-        self._scheduled = False
         self.seq = 0
 
     def record(self, address: str, protocol: str, username: str, outcome: str) -> None:
@@ -41,12 +39,9 @@ class AttemptRecorder:
         entry[outcome] += 1
         entry["users"][username] = entry["users"].get(username, 0) + 1
         self.seq += 1
-        if self.path is not None and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+        self.flush()
 
     def flush(self) -> None:
-        self._scheduled = False
         if self.path is None:
             return
         tmp = self.path.with_suffix(".tmp")
