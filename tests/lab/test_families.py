@@ -8,7 +8,6 @@ import ftplib
 import hashlib
 import json
 import shutil
-import socket
 import ssl
 import struct
 import subprocess

@@ -59,7 +59,6 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str | None = "text/html"
-    after: Callable[[], Awaitable[None]] | None = None  # run after sending (RTSP PLAY)
     close: bool = False
 
 
@@ -150,7 +149,8 @@ async def serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             await writer.drain()
             if not keep:
                 return
-    except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, BadRequest):
+    except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError, BadRequest,
+            ValueError):
         return
     finally:
         writer.close()
