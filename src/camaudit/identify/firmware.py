@@ -7,6 +7,7 @@ version gives ``((), None)``.
 
     Hikvision  "V5.4.1 build 160525"                         -> ((5, 4, 1), "160525")
     Dahua      "V2.800.0000000.16.R, Build Date: 2020-05-21" -> ((2, 800, 0, 16), "2020-05-21")
+    Amcrest    "V2.420.AC00.18.R, Build Date: 2017-06-29"    -> ((2, 420, 0, 18), "2017-06-29")
     Axis       "6.50.1"                                      -> ((6, 50, 1), None)
     Xiongmai   "V4.02.R11.00000140.10001.131900.00000"       -> ((4, 2, 11), "00000140.10001.131900.00000")
 """
@@ -22,8 +23,9 @@ _BUILD_DATE = re.compile(
     r"build(?:\s*date)?\s*[:=]?\s*(\d{4})[-./]?(\d{2})[-./]?(\d{2})\b", re.IGNORECASE)
 _BUILD_WORD = re.compile(r"\bbuild\s*[:=]?\s*([0-9A-Za-z][0-9A-Za-z._-]{0,31})", re.IGNORECASE)
 _DOTTED = re.compile(r"(?<![\d.])v?(\d{1,9}(?:\.\d{1,9})+)", re.IGNORECASE)
-# Dahua: major.minor.<7-digit vendor/customer field>.<revision>.<letter R/T/B...>
-_DAHUA = re.compile(r"(?<![\d.])v?(\d{1,3})\.(\d{1,4})\.(\d{1,9})\.(\d{1,4})\.[A-Z]\b", re.IGNORECASE)
+# Dahua: major.minor.<customer field, 7 digits or an OEM code like AC00>.<revision>.<R/T/B...>;
+# a non-numeric customer field counts as 0 so every Dahua-family version is a 4-tuple.
+_DAHUA = re.compile(r"(?<![\d.])v?(\d{1,3})\.(\d{1,4})\.([0-9A-Z]{1,9})\.(\d{1,4})\.[A-Z]\b", re.IGNORECASE)
 # Xiongmai: V<major>.<minor>.R<release>.<hardware id>.<...>
 _XIONGMAI = re.compile(r"\bv?(\d{1,2})\.(\d{1,3})\.R(\d{1,3})(?:\.([0-9A-Za-z.]{1,64}))?", re.IGNORECASE)
 
@@ -45,7 +47,8 @@ def normalise_firmware(vendor: str | None, text: str | None) -> tuple[Version, s
     if v in ("dahua", "amcrest", "lorex") or _DAHUA.search(text):
         m = _DAHUA.search(text)
         if m:
-            return tuple(int(g) for g in m.groups()), _build(text[m.end():]) or _build(text)
+            return (tuple(int(g) if g.isdigit() else 0 for g in m.groups()),
+                    _build(text[m.end():]) or _build(text))
     if v in ("xiongmai", "") or "xiongmai" in v:
         m = _XIONGMAI.search(text)
         if m:
