@@ -139,7 +139,8 @@ def fake_ftp(greeting: bytes, user_reply: bytes, pass_reply: bytes | None,
     (b"220 ok\r\n", b"331 Password required\r\n", b"230 Logged in\r\n", AuthOutcome.SUCCESS, 230),
     (b"220 ok\r\n", b"331 Password required\r\n", b"530 Login incorrect.\r\n", AuthOutcome.FAILURE, 530),
     (b"421 Too many connections from your IP\r\n", b"", None, AuthOutcome.LOCKED, 421),
-    (b"220 ok\r\n", b"331 Password required\r\n", b"421 Too many login failures\r\n", AuthOutcome.LOCKED, 421),
+    (b"220 ok\r\n", b"331 Password required\r\n", b"421 Too many login failures\r\n",
+     AuthOutcome.LOCKED, 421),
     (b"220 ok\r\n", b"530 User account locked\r\n", None, AuthOutcome.LOCKED, 530),
     (b"220 ok\r\n", b"230 No password needed\r\n", None, AuthOutcome.SUCCESS, 230),
     (b"220 ok\r\n", b"331 pw\r\n", b"500 OOPS: cannot change directory\r\n", AuthOutcome.ERROR, 500),
@@ -163,7 +164,8 @@ async def test_multiline_banner_and_quit() -> None:
         obs = await ftp.probe(HOST, port, timeout=2)
         await asyncio.sleep(0.2)
     assert obs.error is None
-    assert obs.fields["ftp.banner"].splitlines() == ["220-Hikvision FTP", "220-  firmware V5.5.0", "220 ready"]
+    assert obs.fields["ftp.banner"].splitlines() == [
+        "220-Hikvision FTP", "220-  firmware V5.5.0", "220 ready"]
     assert log == [b"QUIT\r\n"]
 
 

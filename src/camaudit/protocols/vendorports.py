@@ -25,11 +25,13 @@ import asyncio
 import hashlib
 import json
 import struct
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from camaudit.model import MAX_RAW, AuthOutcome, AuthResult, Observation
 from camaudit.protocols._net import Conn, ProbeError, classify, connect, text
 
+T = TypeVar("T")
 HEX_KEPT = 64  # bytes of a binary answer kept as hex in response_hex
 
 # --- Hikvision SDK (8000) -------------------------------------------------------------------
@@ -57,7 +59,8 @@ XM_KINDS = {"IPC": "camera", "DVR": "dvr", "NVR": "nvr", "HVR": "dvr"}
 SOFIA_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-async def _exchange(address: str, port: int, request: bytes, timeout: float, reader) -> Any:
+async def _exchange(address: str, port: int, request: bytes, timeout: float,
+                    reader: Callable[[Conn], Awaitable[T]]) -> T:
     """Connect, send ``request``, run ``reader(conn)`` under one deadline, always close."""
     conn: Conn | None = None
     try:
@@ -133,7 +136,7 @@ async def probe_dvrip(address: str, port: int = 37777, *, timeout: float) -> Obs
 def sofia_hash(password: str) -> str:
     """The 8-character password digest of Sofia firmware: MD5 folded pairwise, base 62."""
     digest = hashlib.md5(password.encode("utf-8")).digest()  # noqa: S324 - protocol-defined
-    return "".join(SOFIA_CHARS[(a + b) % 62] for a, b in zip(digest[::2], digest[1::2]))
+    return "".join(SOFIA_CHARS[(a + b) % 62] for a, b in zip(digest[::2], digest[1::2], strict=True))
 
 
 def xm_packet(session: int, sequence: int, msg: int, body: dict[str, Any]) -> bytes:
