@@ -270,3 +270,10 @@ def test_fast_enough_for_a_city_block() -> None:
         matcher.identify(h)
     spent = time.perf_counter() - t0
     assert spent < 0.5, f"{spent:.3f}s for 250 hosts"
+
+
+def test_vendor_neutral_evidence_does_not_raise_vendor_confidence() -> None:
+    alone = identify([obs("http", 80, http__server="App-webs/")])
+    more = identify([obs("http", 80, http__server="App-webs/"), obs("rtsp", 554, rtsp__status="401")])
+    assert alone.confidence == more.confidence == 0.8
+    assert "rtsp.answers@rtsp:554" in more.evidence

@@ -125,8 +125,9 @@ class Matcher:
         distinct = list(best.values())
 
         vendor, family = self._choose_vendor(distinct)
-        agreeing = [m for m in matches if m.params.get("vendor") in family or "vendor" not in m.params]
-        conflicting = [m for m in distinct if m.params.get("vendor") not in family and "vendor" in m.params]
+        # ``family`` holds None too: a match that names no vendor agrees with any.
+        agreeing = [m for m in matches if m.params.get("vendor") in family]
+        conflicting = [m for m in distinct if m.params.get("vendor") not in family]
 
         ident = Identity(vendor=vendor)
         ident.model = self._pick(agreeing, "model")
@@ -138,7 +139,8 @@ class Matcher:
         ident.kind = kind
 
         if vendor is not None:
-            support = noisy_or(m.certainty for m in distinct if m.params.get("vendor") in family)
+            support = noisy_or(m.certainty for m in distinct
+                               if "vendor" in m.params and m.params["vendor"] in family)
             top_tier = max(m.tier for m in distinct if m.params.get("vendor") == vendor)
             against_same = noisy_or(m.certainty for m in conflicting if m.tier >= top_tier)
             against_lower = noisy_or(m.certainty for m in conflicting if m.tier < top_tier)
