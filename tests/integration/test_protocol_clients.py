@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from camaudit.model import AuthOutcome
+from camaudit.protocols import ftp, http, onvif, rtsp, snmp, telnet
 
 from .servers import HTTP_REALM, RTSP_MOUNT, SNMP_SYSDESCR, Server
 
@@ -21,8 +22,6 @@ def _other(password: str, *candidates: str) -> str:
 # --------------------------------------------------------------------------- RTSP
 
 async def test_rtsp_describe_open_mount_gives_sdp(rtsp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import rtsp
-
     server = rtsp_servers["rtsp-open"]
     result, sdp = await rtsp.describe(server.address, server.port, RTSP_MOUNT, timeout=TIMEOUT)
     assert result.outcome is AuthOutcome.NO_AUTH, result
@@ -31,8 +30,6 @@ async def test_rtsp_describe_open_mount_gives_sdp(rtsp_servers: dict[str, Server
 
 @pytest.mark.parametrize("name", ["rtsp-weak", "rtsp-strong"])
 async def test_rtsp_digest_login(rtsp_servers: dict[str, Server], name: str) -> None:
-    from camaudit.protocols import rtsp
-
     server = rtsp_servers[name]
     assert server.username and server.password
     anonymous, sdp = await rtsp.describe(server.address, server.port, RTSP_MOUNT,
@@ -51,8 +48,6 @@ async def test_rtsp_digest_login(rtsp_servers: dict[str, Server], name: str) -> 
 
 
 async def test_rtsp_probe_reads_gstreamer(rtsp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import rtsp
-
     server = rtsp_servers["rtsp-weak"]
     observations = await rtsp.probe(server.address, server.port, timeout=TIMEOUT)
     assert observations and not any(o.error for o in observations), observations
@@ -67,8 +62,6 @@ async def test_rtsp_probe_reads_gstreamer(rtsp_servers: dict[str, Server]) -> No
 @pytest.mark.parametrize("name", ["http-weak", "http-strong"])
 async def test_http_probe_sees_digest_challenge(http_servers: dict[str, Server],
                                                 name: str) -> None:
-    from camaudit.protocols import http
-
     server = http_servers[name]
     observations = await http.probe(server.address, server.port, timeout=TIMEOUT)
     root = [o for o in observations if o.get("http.path") == "/"]
@@ -81,8 +74,6 @@ async def test_http_probe_sees_digest_challenge(http_servers: dict[str, Server],
 
 @pytest.mark.parametrize("name", ["http-weak", "http-strong"])
 async def test_http_digest_login(http_servers: dict[str, Server], name: str) -> None:
-    from camaudit.protocols import http
-
     server = http_servers[name]
     assert server.username and server.password
     good = await http.try_login(server.address, server.port, server.username, server.password,
@@ -94,12 +85,19 @@ async def test_http_digest_login(http_servers: dict[str, Server], name: str) -> 
     assert bad.outcome is AuthOutcome.FAILURE and bad.status == 401, bad
 
 
+async def test_onvif_probe_of_a_plain_web_server_is_no_attack(http_servers: dict[str, Server]
+                                                              ) -> None:
+    """lighttpd answers the ONVIF POST with its stock 401 page: XHTML with a DOCTYPE. That is
+    an ordinary web server saying no, not an XML attack."""
+    server = http_servers["http-weak"]
+    observations = await onvif.probe(server.address, server.port, timeout=TIMEOUT)
+    assert not [o for o in observations if o.error == "xml-attack"], observations
+
+
 # --------------------------------------------------------------------------- Telnet
 
 @pytest.mark.parametrize("name", ["telnet-weak", "telnet-strong"])
 async def test_telnet_login(telnet_servers: dict[str, Server], name: str) -> None:
-    from camaudit.protocols import telnet
-
     server = telnet_servers[name]
     assert server.username and server.password
     obs = await telnet.probe(server.address, server.port, timeout=TIMEOUT)
@@ -116,8 +114,6 @@ async def test_telnet_login(telnet_servers: dict[str, Server], name: str) -> Non
 # --------------------------------------------------------------------------- FTP
 
 async def test_ftp_anonymous(ftp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import ftp
-
     anon, strong = ftp_servers["ftp-anon"], ftp_servers["ftp-strong"]
     obs = await ftp.probe(anon.address, anon.port, timeout=TIMEOUT)
     assert obs.error is None and "vsFTPd" in (obs.get("ftp.banner") or ""), obs
@@ -130,8 +126,6 @@ async def test_ftp_anonymous(ftp_servers: dict[str, Server]) -> None:
 
 
 async def test_ftp_login_through_pam(ftp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import ftp
-
     server = ftp_servers["ftp-strong"]
     assert server.username and server.password
     good = await ftp.try_login(server.address, server.port, server.username, server.password,
@@ -144,8 +138,6 @@ async def test_ftp_login_through_pam(ftp_servers: dict[str, Server]) -> None:
 # --------------------------------------------------------------------------- SNMP
 
 async def test_snmp_public_community(snmp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import snmp
-
     server = snmp_servers["snmp-public"]
     obs = await snmp.probe(server.address, port=server.port, timeout=TIMEOUT)
     assert obs is not None and obs.error is None, obs
@@ -156,8 +148,6 @@ async def test_snmp_public_community(snmp_servers: dict[str, Server]) -> None:
 
 
 async def test_snmp_unknown_community_is_silence(snmp_servers: dict[str, Server]) -> None:
-    from camaudit.protocols import snmp
-
     server = snmp_servers["snmp-strong"]
     assert server.password
     assert await snmp.probe(server.address, port=server.port, timeout=2.0) is None

@@ -58,7 +58,15 @@ def scan(real_servers: dict[str, Server], tmp_path_factory: pytest.TempPathFacto
     return Scan(doc, {d["address"]: d for d in doc["devices"]}, log)
 
 
+# snmpd drops a request with an unknown community without a word, and that host has no TCP
+# service: to a scanner without the community it is not there at all.
+SILENT = frozenset({"snmp-strong"})
+
+
 def _device(scan: Scan, server: Server) -> dict[str, Any]:
+    if server.name in SILENT and server.address not in scan.devices:
+        return {"address": server.address, "findings": [], "open_ports": [], "udp_ports": [],
+                "identity": {}, "errors": []}
     assert server.address in scan.devices, (
         f"{server.name} ({server.address}) missing from the report;"
         f" devices: {sorted(scan.devices)}\n{scan.log}")
@@ -102,16 +110,26 @@ EXPECTED: dict[str, tuple[list[Wanted], frozenset[str]]] = {
 
 def test_report_is_a_camaudit_report(scan: Scan, real_servers: dict[str, Server]) -> None:
     assert scan.doc["schema"] == "camaudit-report/1"
-    assert scan.doc["summary"]["hosts_up"] >= len({s.address for s in real_servers.values()})
+    visible = {s.address for s in real_servers.values() if s.name not in SILENT}
+    assert scan.doc["summary"]["hosts_up"] >= len(visible)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - SILENT))
 def test_sweep_sees_the_server_port(scan: Scan, real_servers: dict[str, Server],
                                     name: str) -> None:
     server = real_servers.get(name) or pytest.skip(f"{name} cannot run here")
     device = _device(scan, server)
     ports = device["udp_ports"] if server.transport == "udp" else device["open_ports"]
     assert server.port in ports, _brief(device)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_real_server_is_not_called_hostile(scan: Scan, real_servers: dict[str, Server],
+                                           name: str) -> None:
+    """A well-behaved real server must not leave protocol errors (timeouts, 'xml-attack'...)."""
+    server = real_servers.get(name) or pytest.skip(f"{name} cannot run here")
+    device = _device(scan, server)
+    assert not device["errors"], _brief(device)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -125,8 +143,10 @@ def test_verdict(scan: Scan, real_servers: dict[str, Server], name: str) -> None
             f" on {protocol or '*'}/{port}\n{_brief(device)}")
     unwanted = [f for f in device["findings"] if f["check_id"] in forbidden]
     assert not unwanted, f"{name}: must not have {unwanted}\n{_brief(device)}"
-    if name == "rtsp-strong":
-        assert not [f for f in device["findings"] if f["protocol"] == "rtsp"], _brief(device)
+    if name == "rtsp-strong":  # GStreamer really has no lockout: that one finding is due
+        assert not [f for f in device["findings"]
+                    if f["protocol"] == "rtsp" and f["check_id"] != "no-login-lockout"
+                    ], _brief(device)
 
 
 def _strings(obj: Any, key: str = "") -> list[tuple[str, str]]:
