@@ -31,7 +31,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 from camaudit.knowledge import KnowledgeError, load_model
 from camaudit.knowledge.checkmeta import packaged_checks
@@ -120,7 +127,7 @@ class Relation(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _confirmed_needs_source(self) -> "Relation":
+    def _confirmed_needs_source(self) -> Relation:
         if self.basis == "confirmed" and not self.sources:
             raise ValueError("a confirmed relation names the sources that state it")
         return self
@@ -177,7 +184,7 @@ class Group(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _honest(self) -> "Group":
+    def _honest(self) -> Group:
         _honesty(self.confirmed, self.number, self.note)
         return self
 
@@ -220,7 +227,7 @@ class Clause(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Clause":
+    def _consistent(self) -> Clause:
         _honesty(self.confirmed, self.number, self.note)
         if self.judged_by is Judgement.ATTESTATION:
             if self.checks:
@@ -259,10 +266,11 @@ class Catalogue(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _references(self) -> "Catalogue":
+    def _references(self) -> Catalogue:
         prefix = self.catalogue + ":"
         seen: set[str] = set()
-        for item in (*self.groups, *self.clauses):
+        items: tuple[Group | Clause, ...] = (*self.groups, *self.clauses)
+        for item in items:
             kind = "group" if isinstance(item, Group) else "clause"
             if not item.id.startswith(prefix):
                 raise ValueError(f"{kind} {item.id}: field id: does not start with {prefix!r}")
@@ -346,7 +354,7 @@ class PlannedChecks(_Strict):
     checks: tuple[PlannedCheck, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "PlannedChecks":
+    def _unique(self) -> PlannedChecks:
         ids = [c.id for c in self.checks]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
