@@ -86,13 +86,6 @@ def ffprobe() -> str:
     return path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.integration)
-
-
 def _servers_used(item: pytest.Item) -> list[S.Server]:
     names = set(getattr(item, "fixturenames", ()))
     if "real_servers" in names:

@@ -6,8 +6,8 @@ GstRtspServer typelib), not the project's virtualenv:
     /usr/bin/python3 rtsp_server.py ADDRESS PORT MOUNT [USER PASSWORD]
 
 Serves a live H.264 test pattern at rtsp://ADDRESS:PORT/MOUNT.  With USER and
-PASSWORD the server demands HTTP Digest authentication (RFC 2617/7616 as
-gst-rtsp-server implements it) and only that account may play the mount.
+PASSWORD the server demands Digest authentication (the RFC 2069 form without qop
+that gst-rtsp-server sends, like many cameras) and only that account may play the mount.
 """
 
 from __future__ import annotations
