@@ -93,12 +93,24 @@ NEED_SNMPD = Need("snmpd and snmpget", ("snmpd", "snmp"),
                   lambda: bool(shutil.which("snmpd") and shutil.which("snmpget")))
 
 
-def _apt_install(packages: tuple[str, ...]) -> None:
+APT_TIMEOUT = 600.0  # seconds for one apt-get run
+
+
+def _apt(*args: str) -> bool:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, stdin=subprocess.DEVNULL)
-        subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL)
+    try:
+        return subprocess.run(["apt-get", *args], env=env, stdin=subprocess.DEVNULL,
+                              timeout=APT_TIMEOUT).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _apt_install(packages: tuple[str, ...]) -> None:
+    """Install, refreshing the package lists once if the first try fails."""
+    args = ("install", "-y", "--no-install-recommends", *packages)
+    if not _apt(*args):
+        _apt("update")
+        _apt(*args)
 
 
 def ensure(*needs: Need) -> None:
