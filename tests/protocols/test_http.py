@@ -290,7 +290,7 @@ async def test_dahua_info(dahua):
     port, state = dahua
     info = await http.dahua_info("127.0.0.2", port, "admin", "admin123", timeout=3)
     assert info == {"device.vendor": "Dahua", "device.model": "IPC-HDW2431T-AS-S2",
-                    "device.firmware": "2.800.0000016.0.R 2020-01-08",
+                    "device.firmware": "V2.800.0000016.0.R, Build Date: 2020-01-08",
                     "device.serial": "6G0C5C1PAZ12345", "device.kind": "camera"}
     assert state["methods"][-1] == "global.logout"
     assert await http.dahua_info("127.0.0.2", port, "admin", "bad", timeout=3) == {}

@@ -100,6 +100,8 @@ def enrich_calls(vendor: str | None, credential, address: str, timeout: float) -
             calls.append(p["http"].dahua_info(address, c.port, c.username, c.password, tls=tls, timeout=timeout))
         elif v == "axis":
             calls.append(p["http"].axis_info(address, c.port, c.username, c.password, tls=tls, timeout=timeout))
+        elif v == "uniview":
+            calls.append(p["http"].uniview_info(address, c.port, c.username, c.password, tls=tls, timeout=timeout))
     elif c.protocol == "onvif":
         calls.append(p["onvif"].device_info(address, c.port, c.username, c.password, tls=tls, timeout=timeout))
     elif c.protocol == "xmeye":

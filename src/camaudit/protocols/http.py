@@ -41,6 +41,7 @@ DAHUA_RPC = "/RPC2"
 AXIS_BASIC = "/axis-cgi/basicdeviceinfo.cgi"
 AXIS_PARAM = "/axis-cgi/param.cgi?action=list&group=root.Brand,root.Properties"
 ONVIF_DEVICE = "/onvif/device_service"
+UNIVIEW_LAPI = "/LAPI/V1.0/System/DeviceBasicInfo"
 
 # Dahua global.login error codes (web interfaceLogin.js and public clients).
 DAHUA_CHALLENGE = 268632079
@@ -265,15 +266,29 @@ async def probe(address: str, port: int, *, tls: bool = False,
             hik = await get(HIK_DEVICE_INFO)
             if root.status == 404 and hik.status == 404:
                 return out
+            # A vendor API that answers on its own path (and a challenge there that the root
+            # page did not ask for) names the vendor: http.api records which one.
             found = (hik.status == 200 and b"DeviceInfo" in hik.body) or (
                 hik.status == 401 and root.status != 401)
+            if found:
+                out[-1].fields["http.api"] = "hikvision-isapi"
             if not found:
                 dahua = await get(DAHUA_LOGIN, "POST", _dahua_challenge(), _JSON)
                 found = dahua.status == 200 and b'"random"' in dahua.body
                 if found:
                     _dahua_fields(out[-1], dahua)
+                    out[-1].fields["http.api"] = "dahua-rpc2"
             if not found:
-                await get(AXIS_BASIC, "POST", _AXIS_UNRESTRICTED, _JSON)
+                axis = await get(AXIS_BASIC, "POST", _AXIS_UNRESTRICTED, _JSON)
+                found = axis.status == 200 and b'"propertyList"' in axis.body
+                if found:
+                    out[-1].fields["http.api"] = "axis-vapix"
+            if not found:
+                lapi = await get(UNIVIEW_LAPI)
+                found = (lapi.status == 401 and root.status != 401) or (
+                    lapi.status == 200 and b'"ResponseURL"' in lapi.body)
+                if found:
+                    out[-1].fields["http.api"] = "uniview-lapi"
             await get(ONVIF_DEVICE)
     except Exception as exc:  # noqa: BLE001 - device misbehaviour is reported, never raised
         kind = "timeout" if isinstance(exc, TimeoutError) else error_kind(exc)
@@ -546,7 +561,10 @@ async def dahua_info(address: str, port: int, username: str, password: str, *,
                     out["device.model"] = p["type"][:128]
                 elif method.endswith("SoftwareVersion") and isinstance(p.get("version"), dict):
                     version = p["version"]
-                    fw = " ".join(str(version.get(k, "")) for k in ("Version", "BuildDate"))
+                    # as Dahua's own web page shows it: "V2.800.0000000.16.R, Build Date: 2020-05-21"
+                    fw = f"V{version['Version']}" if version.get("Version") else ""
+                    if version.get("BuildDate"):
+                        fw += f", Build Date: {version['BuildDate']}"
                     if fw.strip():
                         out["device.firmware"] = fw.strip()[:128]
                 elif method.endswith("SerialNo") and isinstance(p.get("sn"), str):
@@ -605,6 +623,30 @@ def axis_fields(props: dict[str, str]) -> dict[str, str]:
 _AXIS_PARAMS = {"root.Brand.ProdNbr": "ProdNbr", "root.Brand.ProdFullName": "ProdFullName",
                 "root.Brand.ProdType": "ProdType", "root.Properties.Firmware.Version": "Version",
                 "root.Properties.System.SerialNumber": "SerialNumber"}
+
+
+async def uniview_info(address: str, port: int, username: str, password: str, *,
+                       tls: bool = False, timeout: float) -> dict[str, str]:
+    """Uniview LAPI DeviceBasicInfo (Digest). {} when unreadable."""
+    try:
+        async with asyncio.timeout(timeout), make_client(
+                address, port, tls=tls, timeout=timeout) as client:
+            _, r = await _exchange(client, "GET", UNIVIEW_LAPI, username, password)
+            if r.status != 200:
+                return {}
+            answer = r.json()
+            data = ((answer.get("Response") or {}).get("Data")
+                    if isinstance(answer, dict) else None)
+            if not isinstance(data, dict):
+                return {}
+            out = {"device.vendor": "Uniview"}
+            for key, field in (("DeviceModel", "device.model"), ("FirmwareVersion", "device.firmware"),
+                               ("SerialNumber", "device.serial"), ("MAC", "device.mac")):
+                if isinstance(data.get(key), str) and data[key].strip():
+                    out[field] = data[key].strip()[:128]
+            return out
+    except Exception:  # noqa: BLE001
+        return {}
 
 
 async def axis_info(address: str, port: int, username: str, password: str, *,

@@ -101,6 +101,9 @@ def parse_answer(status: int, body: bytes) -> Answer:
     """Parse a SOAP 1.2 (or 1.1) answer. ProbeError for non-XML, XML attacks, non-SOAP."""
     if not body.strip():
         return Answer(status)
+    head = body.lstrip()[:512].lower()
+    if status in (404, 405, 501) or b"<!doctype html" in head or b"<html" in head:
+        raise ProbeError("not-onvif", f"HTTP {status} answered with a page, not SOAP")
     root = parse_xml(body)
     if local(root.tag) != "Envelope":
         raise ProbeError("malformed", "not a SOAP envelope")
@@ -237,6 +240,9 @@ async def probe(address: str, port: int, *, path: str = DEVICE_PATH, tls: bool =
             if answer.fault:
                 obs.fields["onvif.soap_fault"] = answer.fault
             out.append(obs)
+    except ProbeError as exc:
+        if exc.kind != "not-onvif":  # a web server that is not ONVIF is no error: no observation
+            out.append(Observation(address, port, "onvif", error=exc.kind, raw=str(exc)[:200]))
     except Exception as exc:  # noqa: BLE001 - device misbehaviour is an error observation
         out.append(Observation(address, port, "onvif", error=_error(exc).detail,
                                raw=str(exc)[:200]))
