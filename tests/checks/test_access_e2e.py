@@ -65,7 +65,7 @@ async def test_strong_password_gives_no_finding_and_respects_budget(hik_strong, 
 
 
 async def test_weak_credential_found_and_reported_as_weak(ctx):
-    dev = FakeHikvision({"admin": "password"})
+    dev = FakeHikvision({"admin": "admin123"})  # the first generic weak password
     await dev.start()
     try:
         host = await _host("Hikvision", http_port=dev.port)
@@ -74,7 +74,7 @@ async def test_weak_credential_found_and_reported_as_weak(ctx):
     finally:
         await dev.stop()
     assert [(f.check_id, f.severity.value) for f in findings] == [("weak-credentials", "high")]
-    assert findings[0].evidence["password"] == "pas***"
+    assert findings[0].evidence["password"] == "adm***"
     assert host.credentials[0].is_vendor_default is False
 
 

@@ -11,6 +11,7 @@ from types import ModuleType
 
 from camaudit.checks.base import CheckContext
 from camaudit.knowledge import KnowledgeBase, load_kb, vendor_key
+from camaudit.knowledge.credentials import fill_route
 from camaudit.model import AuthOutcome, AuthResult, Credential, HostResult
 
 ROUTE_PROBES = 6  # DESCRIBEs spent finding the RTSP route that asks for a credential
@@ -89,6 +90,23 @@ def _bind(fn: Callable[..., Awaitable[AuthResult]], address: str, port: int,
     return attempt
 
 
+def _url_route_login(address: str, port: int, route: str,
+                     timeout: float) -> Callable[[str, str], Awaitable[AuthResult]]:
+    """One login attempt = one DESCRIBE of the route with the credential written into it:
+    an SDP with a video stream is a success, a refusal (401/403/404) a failure."""
+    async def attempt(username: str, password: str) -> AuthResult:
+        result, sdp = await proto("rtsp").describe(address, port, fill_route(route, username, password),
+                                                   timeout=timeout)
+        if result.outcome in (AuthOutcome.SUCCESS, AuthOutcome.NO_AUTH):
+            if "m=video" in (sdp or ""):
+                return AuthResult(AuthOutcome.SUCCESS, "stream described", result.status)
+            return AuthResult(AuthOutcome.FAILURE, "no video stream in the answer", result.status)
+        if result.outcome == AuthOutcome.ERROR and result.status in (401, 403, 404):
+            return AuthResult(AuthOutcome.FAILURE, result.detail, result.status)
+        return result
+    return attempt
+
+
 async def rtsp_auth_route(host: HostResult, port: int, ctx: CheckContext) -> str | None:
     """The first route (vendor's, then generic) whose DESCRIBE asks for a credential.
     None when none does within ``ROUTE_PROBES`` or a route is served anonymously."""
@@ -108,7 +126,12 @@ async def login_surfaces(host: HostResult, ctx: CheckContext) -> list[Surface]:
     t = ctx.timeout
     vendor = vendor_of(host)
     out = _http_surfaces(host, vendor, t)
+    url_routes = knowledge(ctx).routes.url_credential_routes(vendor)
     for port in host.ports_for("rtsp"):
+        if url_routes:  # the firmware reads the credential from the URL (Xiongmai)
+            out.append(Surface("rtsp", port, "RTSP (credential in the URL)", url_routes[0],
+                               _url_route_login(host.address, port, url_routes[0], t)))
+            continue
         route = await rtsp_auth_route(host, port, ctx)
         if route:
             out.append(Surface("rtsp", port, "RTSP", route,

@@ -21,6 +21,7 @@ Version = tuple[int, ...]
 _MAX_TEXT = 256
 _BUILD_DATE = re.compile(
     r"build(?:\s*date)?\s*[:=]?\s*(\d{4})[-./]?(\d{2})[-./]?(\d{2})\b", re.IGNORECASE)
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")  # "2.800.0000000.16.R 2020-05-21"
 _BUILD_WORD = re.compile(r"\bbuild\s*[:=]?\s*([0-9A-Za-z][0-9A-Za-z._-]{0,31})", re.IGNORECASE)
 _DOTTED = re.compile(r"(?<![\d.])v?(\d{1,9}(?:\.\d{1,9})+)", re.IGNORECASE)
 # Dahua: major.minor.<customer field, 7 digits or an OEM code like AC00>.<revision>.<R/T/B...>;
@@ -47,8 +48,10 @@ def normalise_firmware(vendor: str | None, text: str | None) -> tuple[Version, s
     if v in ("dahua", "amcrest", "lorex") or _DAHUA.search(text):
         m = _DAHUA.search(text)
         if m:
+            rest = text[m.end():]
+            date = _ISO_DATE.search(rest)
             return (tuple(int(g) if g.isdigit() else 0 for g in m.groups()),
-                    _build(text[m.end():]) or _build(text))
+                    _build(rest) or (date and "-".join(date.groups())) or _build(text))
     if v in ("xiongmai", "") or "xiongmai" in v:
         m = _XIONGMAI.search(text)
         if m:

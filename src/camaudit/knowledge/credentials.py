@@ -100,6 +100,24 @@ class RoutesFile(_Strict):
         return self
 
     def for_vendor(self, vendor: str | None, limit: int) -> list[str]:
-        """The vendor's routes first (when known), then the generic ones, without repeats."""
+        """The vendor's routes first (when known), then the generic ones, without repeats;
+        routes that carry the credential in the URL (``{user}``) are left out: see
+        ``url_credential_routes``."""
         ordered = [*(self.vendors.get(vendor or "", ())), *self.generic]
-        return list(dict.fromkeys(ordered))[:limit]
+        return [r for r in dict.fromkeys(ordered) if not is_url_credential_route(r)][:limit]
+
+    def url_credential_routes(self, vendor: str | None) -> list[str]:
+        """The vendor's routes that take the credential in the URL itself, as Xiongmai
+        firmware does (``/user={user}&password={password}&channel=1&stream=0.sdp``)."""
+        return [r for r in self.vendors.get(vendor or "", ()) if is_url_credential_route(r)]
+
+
+def is_url_credential_route(route: str) -> bool:
+    return "{user}" in route
+
+
+def fill_route(route: str, username: str, password: str) -> str:
+    """A URL-credential route with the credential put in, percent-encoded."""
+    from urllib.parse import quote
+
+    return route.replace("{user}", quote(username, safe="")).replace("{password}", quote(password, safe=""))
