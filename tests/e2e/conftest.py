@@ -1,9 +1,13 @@
-"""A lab of emulated cameras for the end-to-end tests: the default fleet on 127.20.0.0/24."""
+"""A lab of emulated cameras for the end-to-end tests: the default fleet moved to its own /24
+(a lab a user left running on 127.20.0.0/24, or the lab tests' 127.66.0.0/24, never collide)."""
 
 import json
 import os
 
 import pytest
+
+PREFIX = "127.67.0"
+NETWORK = f"{PREFIX}.0/24"
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +20,7 @@ def lab(tmp_path_factory):
     from camaudit.lab.runner import Lab
 
     state = tmp_path_factory.mktemp("lab")
-    lab = Lab(load_fleet("default"), state)
+    lab = Lab(load_fleet("default").relocated(PREFIX), state)
     lab.start()
     try:
         lab.truth = json.loads((state / "ground-truth.json").read_text())
@@ -38,6 +42,5 @@ def lab_scan(lab, tmp_path_factory):
 
     db = tmp_path_factory.mktemp("db") / "scan.sqlite"
     store = Store(f"sqlite:///{db}")
-    sid = asyncio.run(run_scan(["127.20.0.0/24"], ScanOptions(operator="e2e"), store,
-                               scope=Scope.parse(["127.20.0.0/24"])))
+    sid = asyncio.run(run_scan([NETWORK], ScanOptions(operator="e2e"), store, scope=Scope.parse([NETWORK])))
     return store.report_document(sid)

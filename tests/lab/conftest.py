@@ -14,9 +14,7 @@ TEST_NET = "127.66.0"
 
 
 def relocated(fleet: Fleet, prefix: str) -> Fleet:
-    devices = [d.model_copy(update={"address": f"{prefix}.{d.address.rsplit('.', 1)[1]}"})
-               for d in fleet.devices]
-    return Fleet(fleet=fleet.fleet, devices=devices)
+    return fleet.relocated(prefix)
 
 
 def addr(last: int) -> str:

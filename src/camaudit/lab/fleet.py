@@ -132,6 +132,13 @@ class Fleet(BaseModel):
                 return d
         raise KeyError(address_or_name)
 
+    def relocated(self, prefix: str) -> "Fleet":
+        """The same fleet on another /24 (``prefix`` like "127.66.0"), keeping each last octet:
+        tests run their own lab beside one a user left running on 127.20.0.0/24."""
+        devices = [d.model_copy(update={"address": f"{prefix}.{d.address.rsplit('.', 1)[1]}"})
+                   for d in self.devices]
+        return Fleet(fleet=self.fleet, devices=devices)
+
 
 def load_fleet(path_or_name: str | Path) -> Fleet:
     """Load ``"default"`` (the shipped fleet) or a YAML/JSON fleet file."""
