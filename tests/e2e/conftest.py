@@ -1,12 +1,12 @@
 """A lab of emulated cameras for the end-to-end tests: the default fleet moved to its own /24
-(a lab a user left running on 127.20.0.0/24, or the lab tests' 127.66.0.0/24, never collide)."""
+(a lab a user left running on 127.20.0.0/24, or the lab tests' networks, never collide: see tests/README.md)."""
 
 import json
 import os
 
 import pytest
 
-PREFIX = "127.67.0"
+PREFIX = "127.69.0"
 NETWORK = f"{PREFIX}.0/24"
 
 

@@ -114,7 +114,7 @@ async def test_dahua_rpc2_two_step_login(lab):
         for i, m in enumerate(("magicBox.getDeviceType", "magicBox.getSerialNo", "magicBox.getSoftwareVersion")):
             got[m] = (await c.post(f"{base}/RPC2", json={"method": m, "params": None, "session": sess,
                                                          "id": 10 + i})).json()["params"]
-        assert got["magicBox.getDeviceType"]["type"] == "IPC-HDW1230S"
+        assert got["magicBox.getDeviceType"]["type"] == "IPC-HDW5231R-ZE"
         assert got["magicBox.getSerialNo"]["sn"] == "5E01A91PAG7F3C1"
         assert got["magicBox.getSoftwareVersion"]["version"]["Version"] == "2.800.0000000.16.R"
         denied = (await c.post(f"{base}/RPC2", json={"method": "magicBox.getSerialNo", "session": "x", "id": 9})).json()
@@ -242,7 +242,7 @@ def test_onvif_with_zeep_official_wsdls(lab):
     assert "NotAuthorized" in str(e.value.subcodes[0])
     dev = _zeep(addr(21), "devicemgmt.wsdl", dev_binding, "/onvif/device_service", "admin", "admin")
     info = dev.GetDeviceInformation()
-    assert (info.Manufacturer, info.Model, info.SerialNumber) == ("Dahua", "IPC-HDW1230S", "5E01A91PAG7F3C1")
+    assert (info.Manufacturer, info.Model, info.SerialNumber) == ("Dahua", "IPC-HDW5231R-ZE", "5E01A91PAG7F3C1")
     caps = dev.GetCapabilities(Category="All")
     media_xaddr = caps.Media.XAddr
     assert media_xaddr == f"http://{addr(21)}/onvif/Media"

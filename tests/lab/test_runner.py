@@ -31,7 +31,7 @@ def test_default_ground_truth_matches_the_declared_weaknesses():
         ("default-credentials", "http", 80, ()), ("default-credentials", "rtsp", 554, ()),
         ("cleartext-http", "http", 80, ()), ("no-login-lockout", None, None, ()),
         ("vulnerable-firmware", None, None, ("CVE-2017-7921",)),
-        ("vulnerable-firmware", None, None, ("CVE-2021-36260",))}
+        ("vulnerable-firmware", None, None, ("CVE-2017-7923",))}
     assert _expected(gt, "127.20.0.12") == {("cleartext-http", "http", 80, ())}
     assert ("default-credentials", "onvif", 80, ()) in _expected(gt, "127.20.0.21")
     assert {("default-credentials", "telnet", 23, ()), ("default-credentials", "xmeye", 34567, ()),
