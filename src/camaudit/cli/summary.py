@@ -12,15 +12,24 @@ from camaudit.locale import catalogue
 def print_summary(console: Console, doc: dict, lang: str) -> None:
     t = catalogue(lang)
     table = Table(title=f"{t['scan']} {doc['scan']['id'][:8]} — {t['status_' + doc['scan']['status']]}")
-    for col in ("address", "kind", "vendor", "model", "firmware", "open_ports", "findings"):
-        table.add_column(t[col])
+    table.add_column(t["address"], no_wrap=True)
+    table.add_column(t["kind"])
+    table.add_column(t["vendor"])
+    table.add_column(t["model"])
+    table.add_column(t["firmware"])
+    table.add_column(t["open_ports"])
+    sevs = [s for s in SEV_STYLE if s != "info"]
+    legend = "/".join(f"[{SEV_STYLE[s]}]{t[s]}[/]" for s in sevs)
+    table.add_column(t["findings"], no_wrap=True, justify="right")
+    table.caption = f"{t['findings']}: {legend}"
     for d in doc["devices"]:
         ident = d["identity"]
-        sev = {}
+        sev = {s: 0 for s in sevs}
         for f in d["findings"]:
-            sev[f["severity"]] = sev.get(f["severity"], 0) + 1
-        cell = " ".join(f"[{SEV_STYLE[s]}]{t[s]} {n}[/]" for s, n in sev.items()) or "—"
-        table.add_row(d["address"], t.get("kind_" + ident.get("kind", "unknown"), ""), ident.get("vendor") or "—",
+            if f["severity"] in sev:
+                sev[f["severity"]] += 1
+        cell = "/".join(f"[{SEV_STYLE[s]}]{n}[/]" if n else "[dim]0[/]" for s, n in sev.items())
+        table.add_row(d["address"], t.get("kindshort_" + ident.get("kind", "unknown"), ""), ident.get("vendor") or "—",
                       ident.get("model") or "—", ident.get("firmware") or "—",
                       ",".join(map(str, d["open_ports"])), cell)
     console.print(table)
