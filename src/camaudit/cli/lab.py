@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,6 @@ from pathlib import Path
 import click
 from platformdirs import user_data_dir
 
-from camaudit.cli.progress import SEV_STYLE  # noqa: F401  (keeps the console styles in one place)
 
 
 def default_state_dir() -> Path:
@@ -64,14 +64,22 @@ def lab_status(state_dir) -> None:
     from camaudit.cli.main import out
     from camaudit.lab import runner
 
-    st = runner.status(Path(state_dir) if state_dir else default_state_dir())
-    if not st or not st.get("running"):
+    state = Path(state_dir) if state_dir else default_state_dir()
+    st = runner.status(state)
+    if not st.get("running"):
         out.print("lab: not running")
         sys.exit(3)
-    table = Table("name", "address", "role", "vendor", "model", "ports")
-    for d in st.get("devices", []):
-        table.add_row(d.get("name", ""), d.get("address", ""), d.get("role", ""), d.get("vendor") or "",
-                      d.get("model") or "", ",".join(map(str, d.get("tcp_ports", []))))
+    out.print(f"lab: running (pid {st['pid']}), fleet {st.get('fleet')}, {st.get('devices')} devices, "
+              f"{st.get('listeners')} listeners, since {st.get('started_at')}")
+    try:
+        truth = json.loads((state / "ground-truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        truth = {}
+    table = Table("name", "address", "vendor", "model", "kind", "ports", "planted")
+    for d in truth.get("devices", []):
+        table.add_row(d.get("name", ""), d.get("address", ""), d.get("vendor") or "",
+                      d.get("model") or "", d.get("kind") or "", ",".join(map(str, d.get("tcp_ports", []))),
+                      str(len(d.get("expected_findings", []))))
     out.print(table)
 
 
