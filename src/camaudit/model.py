@@ -13,7 +13,8 @@ vocabulary, and a client may add keys of its own namespace.
                location, content_type, body (first 2 KiB of text), path (the path probed),
                set_cookie
     tls.*      version (e.g. TLSv1.3), cipher, subject_cn, issuer_cn, self_signed (true|false),
-               not_before, not_after (ISO 8601), expired (true|false), san
+               not_before, not_after (ISO 8601), expired (true|false), san, versions (accepted
+               protocol versions, comma-separated), untested (versions local OpenSSL cannot offer)
     rtsp.*     status, server, public (the OPTIONS Public header), www_authenticate,
                auth_scheme, realm, path
     onvif.*    manufacturer, model, firmware, serial, hardware_id, auth_required (true|false),

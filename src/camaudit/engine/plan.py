@@ -53,7 +53,7 @@ def probes_for(protocol: str, address: str, port: int, timeout: float) -> list[A
     if protocol == "http":
         return [p["http"].probe(address, port, tls=False, timeout=timeout)]
     if protocol == "https":
-        return [p["tls"].probe(address, port, timeout=timeout),
+        return [_tls_with_versions(address, port, timeout),
                 p["http"].probe(address, port, tls=True, timeout=timeout)]
     if protocol == "rtsp":
         return [p["rtsp"].probe(address, port, timeout=timeout)]
@@ -66,6 +66,20 @@ def probes_for(protocol: str, address: str, port: int, timeout: float) -> list[A
     if protocol == "xmeye":
         return [p["vendorports"].probe_xmeye(address, port, timeout=timeout)]
     raise ValueError(f"no probe for protocol {protocol!r}")
+
+
+async def _tls_with_versions(address: str, port: int, timeout: float) -> Observation:
+    """The certificate and negotiated session, plus which protocol versions the server accepts
+    (tls.versions) and which the local OpenSSL could not test (tls.untested)."""
+    tls = _protocols()["tls"]
+    obs = await tls.probe(address, port, timeout=timeout)
+    if not obs.error:
+        versions = await tls.supported_versions(address, port, timeout=timeout)
+        obs.fields["tls.versions"] = ",".join(versions)
+        untested = tls.untestable_versions()
+        if untested:
+            obs.fields["tls.untested"] = ",".join(untested)
+    return obs
 
 
 def onvif_probe(address: str, port: int, tls: bool, timeout: float) -> Awaitable[Any]:
