@@ -20,6 +20,7 @@ from rich.console import Console
 from camaudit import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+PROFILES = ("qcvn135", "qd724", "etsi303645", "all")
 DEFAULT_DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "ff00::/8", "::/128")
 
 err = Console(stderr=True, highlight=False)
@@ -77,6 +78,9 @@ def main() -> None:
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
               help="Write a report; format from the extension (.html .json .csv). Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Report language.")
+@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True,
+              help="Requirement catalogue the reports judge against ('all': every catalogue).")
+@click.option("--system", "system_name", help="Name of the information system scanned (shown in reports).")
 @click.option("--fail-on", default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity exists (critical|high|medium|low|info|none).")
 @click.option("--allow", "allow", multiple=True, help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
@@ -99,7 +103,7 @@ def main() -> None:
 @click.option("--db", envvar="CAMAUDIT_DB", help="Inventory database URL (default: SQLite in the user data dir).")
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def scan(targets, ports, add_ports, reports, lang, fail_on, allow, deny, timeout, connect_timeout, concurrency,
+def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
          host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
          login_spacing, operator, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
@@ -161,9 +165,10 @@ def scan(targets, ports, add_ports, reports, lang, fail_on, allow, deny, timeout
     except StoreError as exc:
         fail(str(exc), EXIT_FAILED)
 
-    doc = store.report_document(scan_id)
     from camaudit.cli.summary import print_summary
+    from camaudit.reports.document import build
 
+    doc = build(store, scan_id, profile=profile, lang=lang, system=system_name)
     print_summary(out, doc, lang)
     _write_reports(doc, reports, lang)
     if threshold is not None and any(
@@ -195,8 +200,11 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @click.option("-r", "--report", "reports", multiple=True, required=True, type=click.Path(dir_okay=False),
               help="Report file(s) to write (.html .json .csv).")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True)
+@click.option("--system", "system_name", help="Name of the information system (shown in reports).")
+@click.option("--diff-from", help="Compare with this earlier scan (id, prefix).")
 @click.option("--db", envvar="CAMAUDIT_DB")
-def report(scan_id, reports, lang, db) -> None:
+def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
     """Write reports of a stored scan (default: the last one)."""
     from camaudit.reports import ReportError, format_of
     from camaudit.store.db import StoreError
@@ -206,9 +214,13 @@ def report(scan_id, reports, lang, db) -> None:
             format_of(path)
     except ReportError as exc:
         fail(str(exc))
+    from camaudit.reports.document import build
+
     store = open_store(db)
     try:
-        doc = store.report_document(store.resolve_scan_id(scan_id))
+        base = store.resolve_scan_id(diff_from) if diff_from else None
+        doc = build(store, store.resolve_scan_id(scan_id), profile=profile, lang=lang, system=system_name,
+                    diff_from=base)
     except StoreError as exc:
         fail(str(exc))
     _write_reports(doc, reports, lang)
@@ -263,10 +275,11 @@ def checks_cmd(lang) -> None:
     out.print(table)
 
 
+from camaudit.cli.compliance import assess, attest, diff  # noqa: E402
 from camaudit.cli.lab import demo, lab  # noqa: E402
 
-main.add_command(lab)
-main.add_command(demo)
+for _command in (lab, demo, assess, attest, diff):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

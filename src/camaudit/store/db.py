@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from camaudit.model import HostResult
-from camaudit.store.models import Device, FindingRow, Scan, ScanHost, utcnow
+from camaudit.store.models import AttestationRow, Device, FindingRow, Scan, ScanHost, utcnow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -181,6 +181,39 @@ class Store:
             rows = s.execute(select(FindingRow.severity, func.count()).where(FindingRow.scan_id == scan_id)
                              .group_by(FindingRow.severity)).all()
         return {sev: n for sev, n in rows}
+
+    # -- devices and attestations ----------------------------------------------------------
+
+    def device_key_for(self, target: str) -> str:
+        """The device key of an address (the device last seen there) or of a key given as is."""
+        with self.session() as s:
+            if s.scalar(select(Device.id).where(Device.key == target)) is not None:
+                return target
+            key = s.scalar(select(Device.key).where(Device.address == target)
+                           .order_by(Device.last_seen.desc()).limit(1))
+        if key is None:
+            raise StoreError(f"no device known at {target!r}: scan it first (camaudit scan {target})")
+        return key
+
+    def add_attestation(self, *, subject: str, clause: str, verdict: str, by: str, evidence_name: str = "",
+                        evidence_sha256: str = "", evidence_size: int = 0, note: str = "") -> int:
+        with self.session.begin() as s:
+            row = AttestationRow(subject=subject, clause=clause, verdict=verdict, by=by,
+                                 evidence_name=evidence_name, evidence_sha256=evidence_sha256,
+                                 evidence_size=evidence_size, note=note)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def attestations(self) -> list:
+        """Every attestation, oldest first (so a later one for the same clause wins)."""
+        from camaudit.compliance.verdicts import Attestation
+
+        with self.session() as s:
+            rows = s.scalars(select(AttestationRow).order_by(AttestationRow.at, AttestationRow.id)).all()
+        return [Attestation(subject=r.subject, clause=r.clause, verdict=r.verdict, by=r.by, at=_iso(r.at) or "",
+                            evidence_name=r.evidence_name, evidence_sha256=r.evidence_sha256, note=r.note)
+                for r in rows]
 
     # -- the report document -------------------------------------------------------------
 

@@ -100,3 +100,22 @@ class FindingRow(Base):
     cves: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
     scan: Mapped[Scan] = relationship(back_populates="findings")
+
+
+class AttestationRow(Base):
+    """Evidence that a clause is met (or not, or does not apply) where the network cannot tell:
+    who recorded it, when, and the SHA-256 of the evidence file as it was then."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_subject_clause", "subject", "clause"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))  # a device key
+    clause: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(8))  # pass | fail | na
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    evidence_name: Mapped[str] = mapped_column(String(500), default="")
+    evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
+    evidence_size: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
