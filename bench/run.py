@@ -70,6 +70,7 @@ class Run:
     peak_rss_tree_mib: float = 0.0  # max over 50 ms samples of the summed RSS of the process tree
     max_rss_mib: float = 0.0  # kernel's ru_maxrss of the child (largest single process)
     samples: int = 0
+    lab_cpu_s: float | None = None  # CPU the lab spent answering during this run (not in cpu_s)
     stdout: str = ""  # path of the captured stdout
     stderr: str = ""  # path of the captured stderr
 
@@ -209,8 +210,7 @@ def read_nmap(xml_path: Path) -> dict[str, Any]:
         if addr_el is None:
             continue
         addr = addr_el.get("addr")
-        status = host.find("status")
-        if status is not None and status.get("reason") == "host-timeout":
+        if host.get("timedout") == "true":
             timed_out.append(addr)
         for port in host.iter("port"):
             state = port.find("state")
@@ -391,23 +391,39 @@ class Bench:
         return {**os.environ, "CAMAUDIT_DB": f"sqlite:///{home / 'bench.sqlite'}", "CAMAUDIT_HOME": str(home),
                 "CAMAUDIT_OPERATOR": "bench"}
 
+    def _lab_cpu(self) -> float | None:
+        if self.lab is None or self.lab.proc is None:
+            return None
+        try:
+            t = psutil.Process(self.lab.proc.pid).cpu_times()
+        except psutil.NoSuchProcess:
+            return None
+        return t.user + t.system
+
+    def _measure(self, tool: str, phase: str, command: list[str], env: dict[str, str] | None = None) -> Run:
+        before = self._lab_cpu()
+        run = measure(tool, phase, command, workdir=self.work, env=env, limit_s=self.args.tool_limit)
+        after = self._lab_cpu()
+        if before is not None and after is not None:
+            run.lab_cpu_s = round(after - before, 3)
+        self._check(run)
+        return run
+
     def run_camaudit(self, phase: str, tag: str) -> tuple[Run, dict[str, Any]]:
         report = self.work / f"{phase}-camaudit-{tag}.json"
-        run = measure("camaudit", phase, self.camaudit_cmd(report, discovery=phase == "sweep"), workdir=self.work,
-                      env=self.camaudit_env(tag), limit_s=self.args.tool_limit)
-        self._check(run)
+        run = self._measure("camaudit", phase, self.camaudit_cmd(report, discovery=phase == "sweep"),
+                            self.camaudit_env(tag))
         return run, read_camaudit(report)
 
     def run_nmap(self, phase: str) -> tuple[Run, dict[str, Any]]:
-        run = measure("nmap", phase, self.nmap_cmd(full=phase == "full"), workdir=self.work,
-                      limit_s=self.args.tool_limit)
-        self._check(run)
+        run = self._measure("nmap", phase, self.nmap_cmd(full=phase == "full"))
         return run, read_nmap(Path(run.stdout))
 
     @staticmethod
     def _check(run: Run) -> None:
         print(f"  {run.phase:5} {run.tool:8} {run.wall_s:8.2f} s  exit {run.exit_code}  "
-              f"peak {run.peak_rss_tree_mib:7.1f} MiB  cpu {run.cpu_s:7.2f} s", flush=True)
+              f"peak {run.peak_rss_tree_mib:7.1f} MiB  cpu {run.cpu_s:7.2f} s  lab cpu {run.lab_cpu_s} s",
+              flush=True)
         if run.timed_out or run.exit_code not in (0,):
             tail = Path(run.stderr).read_text("utf-8", "replace")[-2000:]
             raise RuntimeError(f"{run.tool} {run.phase} {'timed out' if run.timed_out else 'failed'} "
@@ -438,6 +454,9 @@ class Bench:
         cam_run, cam = self.run_camaudit("full", "full")
         self.lab_up()  # fresh again: camaudit's login attempts must not lock nmap out, nor the reverse
         nm_run, nm = self.run_nmap("full")
+        by_addr = {d.address: d for d in self.fleet.devices}
+        nm["host_timeouts"] = [{"address": a, "device": by_addr[a].name, "hostile": by_addr[a].hostile}
+                               if a in by_addr else {"address": a} for a in nm["host_timeouts"]]
         by_check = Counter(f["check"] for f in cam["findings"])
         by_sev = Counter(f["severity"] for f in cam["findings"])
         scripts = {}
@@ -473,9 +492,15 @@ def summarize(runs: list[Run], hosts: int) -> dict[str, Any]:
     return {"wall_s": round(wall, 3), "wall_s_runs": [round(r.wall_s, 3) for r in runs],
             "hosts_per_s": round(hosts / wall, 2) if wall else None,
             "cpu_s": round(statistics.median(r.cpu_s for r in runs), 3),
+            "lab_cpu_s": round(statistics.median(r.lab_cpu_s or 0.0 for r in runs), 3),
             "peak_rss_mib": round(max(r.peak_rss_tree_mib for r in runs), 1),
             "max_rss_mib": round(max(r.max_rss_mib for r in runs), 1),
             "command": runs[0].command, "exit_codes": [r.exit_code for r in runs]}
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 3) if known else None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -488,15 +513,17 @@ def render_md(doc: dict[str, Any]) -> str:
              f"{len(doc['ports'])} TCP ports each. Machine: {doc['machine']['cpus']} CPUs, "
              f"{doc['machine']['platform']}, nmap {doc['machine']['nmap']}, camaudit {doc['machine']['camaudit']} "
              f"({doc['machine']['git']}).", "",
-             "| phase | tool | wall s (median) | hosts/s | wall ratio camaudit/nmap | CPU s | peak RSS MiB (tree) "
-             "| RSS ratio | found |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| phase | tool | wall s (median) | own scan s | hosts/s | wall ratio camaudit/nmap | CPU s | lab CPU s "
+             "| peak RSS MiB (tree) | RSS ratio | found |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for phase, res in doc["phases"].items():
         for tool in ("camaudit", "nmap"):
             s = res["tools"][tool]
             ratio = res["ratio_wall"] if tool == "camaudit" else 1.0
             rss_ratio = res["ratio_peak_rss"] if tool == "camaudit" else 1.0
-            lines.append(f"| {phase} | {tool} | {s['wall_s']:.2f} | {s['hosts_per_s']} | {ratio} | {s['cpu_s']:.2f} "
+            own = res["own_scan_s"][tool]
+            lines.append(f"| {phase} | {tool} | {s['wall_s']:.2f} | {'' if own is None else f'{own:.2f}'} "
+                         f"| {s['hosts_per_s']} | {ratio} | {s['cpu_s']:.2f} | {s['lab_cpu_s']:.2f} "
                          f"| {s['peak_rss_mib']} | {rss_ratio} | {res['found'][tool]} |")
     lines.append("")
     if "sweep" in doc["phases"]:
@@ -524,7 +551,9 @@ def render_md(doc: dict[str, Any]) -> str:
         nm = full["nmap"]
         lines += ["", "### nmap outputs", "",
                   f"- open ports {nm['open_ports']}, with a service name {nm['services_named']}, "
-                  f"with a product {nm['services_with_product']}; host timeouts {len(nm['host_timeouts'])}"]
+                  f"with a product {nm['services_with_product']}; host timeouts {len(nm['host_timeouts'])}"
+                  + (" (" + ", ".join(f"{t['address']} {t.get('hostile') or ''}".strip()
+                                      for t in nm["host_timeouts"]) + ")" if nm["host_timeouts"] else "")]
         for sid, v in nm["scripts"].items():
             lines.append(f"- {sid}: " + ", ".join(f"{k} {v[k]}" for k in v))
         lines.append("")
@@ -630,9 +659,11 @@ def main(argv: list[str] | None = None) -> int:
                                           for t in res["runs"]}}
         entry.update({k: v for k, v in res.items() if k != "runs"})
         if name == "sweep":
+            entry["own_scan_s"] = {"camaudit": _median(res["camaudit_engine_s"]), "nmap": _median(res["nmap_elapsed_s"])}
             ag = res["agreement"]
             entry["found"] = {"camaudit": f"{ag['camaudit_open']} open ports", "nmap": f"{ag['nmap_open']} open ports"}
         else:
+            entry["own_scan_s"] = {"camaudit": res["camaudit"]["engine_s"], "nmap": res["nmap"]["elapsed_s"]}
             c, m = res["camaudit"], res["nmap"]["scripts"]
             entry["found"] = {
                 "camaudit": f"{c['findings_total']} findings: " + ", ".join(f"{k} {v}" for k, v in c["findings_by_check"].items()),
@@ -647,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"schema": "camaudit-bench/1", "started": started,
            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                       "nmap": _tool_version(["nmap", "--version"]).removeprefix("Nmap version "),
+                       "nmap": _tool_version(["nmap", "--version"]).removeprefix("Nmap version ").split(" ")[0],
                        "camaudit": camaudit_version, "git": git or "?"},
            "lab": {"devices": n, "network": args.network, "fleet": fleet.fleet,
                    "families": dict(Counter(d.family for d in fleet.devices)),
