@@ -1,4 +1,4 @@
-"""Reports from the stored scan: HTML (self-contained), JSON, CSV; Vietnamese or English.
+"""Reports from the stored scan: HTML (self-contained), PDF, XLSX, JSON, CSV; Vietnamese or English.
 
 Every renderer starts from the same *report document* (``Store.report_document``), localised
 once by ``localise``: check titles, remediation and labels in the chosen language.
@@ -17,7 +17,7 @@ from typing import Any
 
 from camaudit.locale import LANGS, catalogue
 
-FORMATS = ("html", "json", "csv")
+FORMATS = ("html", "pdf", "xlsx", "json", "csv")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
@@ -58,7 +58,9 @@ def localise(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]:
     return out
 
 
-def render(doc: dict[str, Any], fmt: str, lang: str) -> str:
+def render(doc: dict[str, Any], fmt: str, lang: str, kb: Any = None) -> str | bytes:
+    """The report in ``fmt``: text for html/json/csv, bytes for pdf/xlsx.  ``kb`` (optional)
+    names fixed firmware releases in the remediation plan and check titles in the diff."""
     if fmt == "json":
         return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
     if fmt == "csv":
@@ -66,7 +68,15 @@ def render(doc: dict[str, Any], fmt: str, lang: str) -> str:
     if fmt == "html":
         from camaudit.reports.html import render_html
 
-        return render_html(doc, lang)
+        return render_html(doc, lang, kb)
+    if fmt == "pdf":
+        from camaudit.reports.pdf import render_pdf
+
+        return render_pdf(doc, lang, kb)
+    if fmt == "xlsx":
+        from camaudit.reports.xlsx import render_xlsx
+
+        return render_xlsx(doc, lang, kb)
     raise ReportError(f"unknown format {fmt!r}")
 
 
@@ -74,13 +84,18 @@ def write_report(doc: dict[str, Any], path: str | Path, *, lang: str = "vi", kb:
     """Render and write atomically (a crash never leaves half a report behind)."""
     path = Path(path)
     fmt = format_of(path)
-    text = render(localise(doc, lang, kb), fmt, lang)
+    content = render(localise(doc, lang, kb), fmt, lang, kb)
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise ReportError(f"{path}: cannot write report: {exc.strerror or exc}") from None
     return path
