@@ -201,3 +201,14 @@ def test_formats_and_atomic_write(doc, kb, tmp_path):
     assert format_of("a.PDF") == "pdf" and format_of("b.xlsx") == "xlsx"
     write_report(doc, tmp_path / "r.xlsx", lang="vi", kb=kb)
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]  # no temporary file left behind
+
+
+def test_acceptance_decision_is_shown_and_validated(doc, kb, tmp_path):
+    doc["acceptance"] = {"target": "127.0.0.11", "profile": "qcvn135", "decision": "does_not_conform", "fail": 5,
+                         "pending": 7, "compliance": 0.0}
+    html = write_report(doc, tmp_path / "r.html", lang="vi", kb=kb).read_text(encoding="utf-8")
+    assert "KẾT LUẬN: Thiết bị KHÔNG đáp ứng yêu cầu" in html
+    jsonschema.validate(doc, report_schema())
+    doc["acceptance"]["decision"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, report_schema())
