@@ -205,7 +205,11 @@ def read_nmap(xml_path: Path) -> dict[str, Any]:
     services: dict[tuple[str, int], dict[str, str]] = {}
     scripts: dict[str, list[dict[str, Any]]] = defaultdict(list)
     timed_out: list[str] = []
+    groups: dict[int, int] = {}  # host group start -> its end: nmap finishes a group's hosts together
     for host in root.iter("host"):
+        if host.get("starttime") and host.get("endtime"):
+            start = int(host.get("starttime"))
+            groups[start] = max(groups.get(start, 0), int(host.get("endtime")))
         addr_el = host.find("address[@addrtype='ipv4']")
         if addr_el is None:
             continue
@@ -229,7 +233,10 @@ def read_nmap(xml_path: Path) -> dict[str, Any]:
                 scripts[sc.get("id")].append({"address": addr, "port": key[1], "data": _script_table(sc),
                                               "output": sc.get("output", "")})
     run_stats = root.find("runstats/finished")
+    sizes = Counter(int(h.get("starttime")) for h in root.iter("host") if h.get("starttime"))
+    host_groups = [{"hosts": sizes[st], "seconds": end - st} for st, end in sorted(groups.items())]
     return {"ports": ports, "services": services, "scripts": dict(scripts), "host_timeouts": timed_out,
+            "host_groups": host_groups,
             "elapsed_s": float(run_stats.get("elapsed")) if run_stats is not None else None}
 
 
@@ -477,6 +484,7 @@ class Bench:
                          "device_errors": cam["errors"], "vs_lab": score_findings(truth, cam["findings"]),
                          "open_ports": len(cam["ports"])},
             "nmap": {"elapsed_s": nm["elapsed_s"], "open_ports": len(nm["ports"]), "host_timeouts": nm["host_timeouts"],
+                     "host_groups": nm["host_groups"],
                      "services_named": len([s for s in nm["services"].values() if s.get("name")]),
                      "services_with_product": len([s for s in nm["services"].values() if s.get("product")]),
                      "service_names": dict(Counter(s.get("name", "?") for s in nm["services"].values()).most_common()),
@@ -553,7 +561,8 @@ def render_md(doc: dict[str, Any]) -> str:
                   f"- open ports {nm['open_ports']}, with a service name {nm['services_named']}, "
                   f"with a product {nm['services_with_product']}; host timeouts {len(nm['host_timeouts'])}"
                   + (" (" + ", ".join(f"{t['address']} {t.get('hostile') or ''}".strip()
-                                      for t in nm["host_timeouts"]) + ")" if nm["host_timeouts"] else "")]
+                                      for t in nm["host_timeouts"]) + ")" if nm["host_timeouts"] else ""),
+                  "- host groups (hosts: seconds): " + ", ".join(f"{g['hosts']}: {g['seconds']}" for g in nm["host_groups"])]
         for sid, v in nm["scripts"].items():
             lines.append(f"- {sid}: " + ", ".join(f"{k} {v[k]}" for k in v))
         lines.append("")
