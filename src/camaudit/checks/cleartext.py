@@ -1,5 +1,9 @@
 """cleartext-http, cleartext-telnet, cleartext-ftp: administration reachable without encryption.
-These judge what the probes already saw; they send nothing."""
+These judge what the probes already saw; they send nothing.
+
+cleartext-http also covers "HTTPS is offered but HTTP does not redirect to it" (no separate
+no-https-redirect check): both are the same fact, admin pages served over plain HTTP; the
+evidence says whether the device offers HTTPS, which changes only the remedy."""
 
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ class CleartextHttp(Check):
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
+        https_ports = host.ports_for("https")
         for port in host.ports_for("http"):
             obs = [o for o in host.observations
                    if o.protocol == "http" and o.port == port and not o.error]
@@ -58,7 +63,7 @@ class CleartextHttp(Check):
                     findings.append(self.finding(host, port=port, protocol="http", evidence={
                         "path": o.get("http.path") or "/", "status": o.get("http.status"),
                         "title": (o.get("http.title") or "")[:120], "reason": reason,
-                        "redirect_to_https": False}))
+                        "redirect_to_https": False, "https_ports": https_ports}))
                     break
         return findings
 
