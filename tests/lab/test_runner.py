@@ -38,7 +38,15 @@ def test_default_ground_truth_matches_the_declared_weaknesses():
             ("cleartext-telnet", "telnet", 23, ())} <= _expected(gt, "127.20.0.31")
     assert {("ftp-anonymous", "ftp", 21, ()), ("cleartext-ftp", "ftp", 21, ())} <= _expected(gt, "127.20.0.35")
     assert _expected(gt, "127.20.0.51") == {("onvif-anonymous", "onvif", 80, ()),
-                                           ("rtsp-anonymous", "rtsp", 554, ()), ("cleartext-http", "http", 80, ())}
+                                           ("rtsp-anonymous", "rtsp", 554, ()), ("cleartext-http", "http", 80, ()),
+                                           ("clock-unsynchronised", "onvif", 80, ())}
+    assert ("login-error-oracle", "http", 80, ()) in _expected(gt, "127.20.0.21")
+    assert {("needless-service", "tcp", 9527, ()), ("unauthenticated-config", "xmeye", 34567, ())} <= _expected(
+        gt, "127.20.0.31")
+    assert {("upnp-exposed", "ssdp", 1900, ()), ("unauthenticated-snapshot", "http", 80, ()),
+            ("end-of-support-firmware", None, None, ())} <= _expected(gt, "127.20.0.41")
+    assert {("tls-weak", "tls", 443, ()), ("tls-cert-invalid", "tls", 443, ()),
+            ("weak-credentials", "https", 443, ())} <= _expected(gt, "127.20.0.61")
     assert {("weak-credentials", "ssh", 22, ()), ("snmp-default-community", "snmp", 161, ())} <= _expected(gt, "127.20.0.61")
     for quiet in ("127.20.0.71", "127.20.0.81", "127.20.0.82", "127.20.0.201", "127.20.0.205"):
         assert _expected(gt, quiet) == set()

@@ -25,9 +25,12 @@ def page(title: str, body: str = "") -> bytes:
 
 
 class Web:
-    """Base: routes /onvif/* to the ONVIF service when the device has one."""
+    """Base: routes /onvif/* to the ONVIF service when the device has one, and serves the
+    family's snapshot path with no credential when the device declares it."""
 
     server: str | None = None
+    snapshot_path: str | None = None
+    jpeg = b""  # set by the lab server (media.make_snapshot)
 
     def __init__(self, device: Device, gate: Gate, onvif: OnvifService | None) -> None:
         self.d = device
@@ -38,7 +41,12 @@ class Web:
     async def handle(self, req: Request) -> Response:
         if self.onvif is not None and req.path.startswith("/onvif/"):
             return await self.onvif.handle(req)
+        if req.path == self.snapshot_path and "snapshot" in self.d.anonymous:
+            return self.snapshot()
         return await self.route(req)
+
+    def snapshot(self) -> Response:
+        return Response(200, self.jpeg, content_type="image/jpeg")
 
     async def route(self, req: Request) -> Response:
         return Response(404, page("404 Not Found", "<h1>Not Found</h1>"))
@@ -61,6 +69,8 @@ class Web:
 # --------------------------------------------------------------------------- Hikvision
 
 class HikvisionWeb(Web):
+    snapshot_path = "/ISAPI/Streaming/channels/101/picture"
+
     def __init__(self, device: Device, gate: Gate, onvif: OnvifService | None) -> None:
         super().__init__(device, gate, onvif)
         self.nvr = device.kind == "nvr"
@@ -96,6 +106,8 @@ class HikvisionWeb(Web):
         if req.path == "/doc/page/login.asp":
             return Response(200, page("", '<div id="login"></div><script src="../script/lib/require/'
                                           'require.js" data-main="../script/login/main"></script>'))
+        if req.path == "/ISAPI/System/deviceInfo" and "info" in self.d.anonymous:
+            return self.isapi(req)  # old firmware: deviceInfo answered with no credential
         if req.path.startswith("/ISAPI/") or req.path.startswith("/PSIA/"):
             outcome, _ = self.realm.verify(self.gate, self.service, req.source, req.method,
                                            req.header("authorization"))
@@ -115,6 +127,8 @@ class HikvisionWeb(Web):
         if req.path == "/ISAPI/Security/userCheck":
             return self._xml(200, '<userCheck version="2.0" xmlns="http://www.hikvision.com/ver20/XMLSchema">'
                                   "<statusValue>200</statusValue><statusString>OK</statusString></userCheck>")
+        if req.path == self.snapshot_path:
+            return Response(200, self.jpeg, content_type="image/jpeg")
         if req.path == "/ISAPI/System/deviceInfo":
             version, _, build = (d.firmware or "").partition(" ")
             fields = [
@@ -147,7 +161,9 @@ def _md5u(s: str) -> str:
 
 class DahuaWeb(Web):
     server = None  # Dahua's web server sends no Server header
+    snapshot_path = "/cgi-bin/snapshot.cgi"
     CHALLENGE, BAD_LOGIN, LOCKED, BAD_SESSION = 268632079, 268632085, 268632081, 287637505
+    NO_USER, BAD_PASSWORD = 268632070, 268632071  # firmware that words failures apart
 
     def __init__(self, device: Device, gate: Gate, onvif: OnvifService | None) -> None:
         super().__init__(device, gate, onvif)
@@ -176,8 +192,10 @@ class DahuaWeb(Web):
             return self.rpc_login(req)
         if req.path == "/RPC2" and req.method == "POST":
             return self.rpc(req)
+        if req.path == self.snapshot_path:
+            return self.challenge(self.cgi_realm, req) or self.snapshot()
         if req.path == "/cgi-bin/magicBox.cgi":
-            denied = self.challenge(self.cgi_realm, req)
+            denied = None if "info" in self.d.anonymous else self.challenge(self.cgi_realm, req)
             if denied:
                 return denied
             action = req.query.get("action")
@@ -223,8 +241,14 @@ class DahuaWeb(Web):
             state["ok"] = True
             return self._json({"id": rid, "params": {"keepAliveInterval": 60}, "result": True, "session": sess})
         del self.sessions[sess]
-        code, message = ((self.LOCKED, "Component error: User has been locked!") if outcome == "locked"
-                         else (self.BAD_LOGIN, "Component error: User or password not valid!"))
+        if outcome == "locked":
+            code, message = self.LOCKED, "Component error: User has been locked!"
+        elif not self.d.login_error_oracle:
+            code, message = self.BAD_LOGIN, "Component error: User or password not valid!"
+        elif user in self.gate.accounts.get(self.service, {}):
+            code, message = self.BAD_PASSWORD, "Component error: password not valid!"
+        else:
+            code, message = self.NO_USER, "Component error: user not valid!"
         return self._json({"error": {"code": code, "message": message}, "id": rid,
                            "params": {"remainLockTimes": 5}, "result": False, "session": sess})
 
@@ -259,6 +283,8 @@ class DahuaWeb(Web):
 # --------------------------------------------------------------------------- Axis
 
 class AxisWeb(Web):
+    snapshot_path = "/axis-cgi/jpg/image.cgi"
+
     def __init__(self, device: Device, gate: Gate, onvif: OnvifService | None) -> None:
         super().__init__(device, gate, onvif)
         self.modern = int((device.firmware or "0").split(".")[0]) >= 9
@@ -292,6 +318,8 @@ class AxisWeb(Web):
         if req.path in ("/camera/index.html", "/view/viewer_index.shtml"):
             denied = None if self.modern else self.challenge(self.realm, req)
             return denied or Response(200, page(f"AXIS {self.d.model}", '<div id="root"></div>'))
+        if req.path == self.snapshot_path:
+            return self.challenge(self.realm, req) or self.snapshot()
         if req.path == "/axis-cgi/basicdeviceinfo.cgi" and req.method == "POST":
             try:
                 obj = json.loads(req.body.decode("utf-8"))
@@ -404,6 +432,7 @@ class GenericOnvifWeb(Web):
 
 class XiongmaiWeb(Web):
     server = "uc-httpd 1.0.0"
+    snapshot_path = "/webcapture.jpg"
 
     async def route(self, req: Request) -> Response:
         if req.path in ("/", "/index.htm", "/Login.htm"):

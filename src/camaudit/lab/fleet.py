@@ -22,10 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Family = Literal["hikvision", "dahua", "xiongmai", "uniview", "axis", "onvif-generic",
                  "mikrotik", "nginx", "hostile"]
 Protocol = Literal["http", "https", "rtsp", "telnet", "ftp", "ssh", "snmp", "wsd", "ssdp",
-                   "upnp", "hiksdk", "dvrip", "xmeye"]
+                   "upnp", "hiksdk", "dvrip", "xmeye", "xm-console"]
 Hostile = Literal["oversized-headers", "drip", "xml-bomb", "garbage-rtsp", "reset"]
 UDP_PROTOCOLS = {"snmp", "wsd", "ssdp"}
 LOGIN_PROTOCOLS = {"http", "https", "rtsp", "onvif", "telnet", "ftp", "ssh", "xmeye"}
+NEEDLESS = {"xm-console"}  # vendor debug ports (knowledge/data/needless_ports.yaml)
+MAX_CLOCK_DRIFT = 300.0  # seconds: clock-unsynchronised beyond this
+SNAPSHOT_FAMILIES = {"hikvision", "dahua", "axis", "xiongmai"}  # emulators with a snapshot path
+INFO_FAMILIES = {"hikvision", "dahua", "xiongmai"}  # emulators that can leak device info
+ORACLE_FAMILIES = {"dahua", "xiongmai"}  # emulators that can word failed logins apart
 
 
 class Service(BaseModel):
@@ -56,6 +61,24 @@ class Lockout(BaseModel):
     duration: float = Field(gt=0)
 
 
+class TlsProfile(BaseModel):
+    """How the device's HTTPS is set up: lowest protocol version accepted, certificate key and
+    validity.  The default is what a current camera does."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_version: Literal["TLSv1", "TLSv1.1", "TLSv1.2"] = "TLSv1.2"
+    key: Literal["ec-p256", "rsa-1024", "rsa-2048"] = "ec-p256"
+    validity: Literal["valid", "expired", "not-yet-valid"] = "valid"
+
+    @property
+    def weak(self) -> bool:
+        return self.min_version != "TLSv1.2" or self.key == "rsa-1024"
+
+    @property
+    def invalid(self) -> bool:
+        return self.validity != "valid"
+
+
 class Device(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -70,12 +93,18 @@ class Device(BaseModel):
     mac: str | None = None
     services: list[Service]
     credentials: list[Credential] = []
-    anonymous: list[Literal["rtsp", "onvif", "ftp"]] = []  # served with no credential at all
+    # served with no credential at all: snapshot = a still image on the web port, info = device
+    # information (Hikvision ISAPI deviceInfo, Dahua magicBox, Sofia SystemInfo with session 0)
+    anonymous: list[Literal["rtsp", "onvif", "ftp", "snapshot", "info"]] = []
     onvif: bool = False  # ONVIF device service on the web port(s)
     snmp_community: str | None = None
     lockout: Lockout | None = None
     hostile: Hostile | None = None
     cves: list[str] = []  # CVEs the declared firmware is known to carry
+    tls: TlsProfile = TlsProfile()  # HTTPS set-up on the https ports
+    login_error_oracle: bool = False  # failed logins say "no such user" apart from "bad password"
+    clock_offset: float = 0.0  # seconds the device clock is ahead (+) or behind (-)
+    end_of_support: bool = False  # the firmware line is past the vendor's end of support
 
     @field_validator("address")
     @classmethod
@@ -96,6 +125,11 @@ class Device(BaseModel):
                 raise ValueError(f"{self.name}: credential for closed port {c.port}")
         if "snmp" in self.protocols() and not self.snmp_community:
             raise ValueError(f"{self.name}: snmp service needs snmp_community")
+        for what, families in (("snapshot", SNAPSHOT_FAMILIES), ("info", INFO_FAMILIES)):
+            if what in self.anonymous and self.family not in families:
+                raise ValueError(f"{self.name}: the {self.family} emulator has no anonymous {what}")
+        if self.login_error_oracle and self.family not in ORACLE_FAMILIES:
+            raise ValueError(f"{self.name}: the {self.family} emulator words every failed login alike")
         return self
 
     def protocols(self) -> set[str]:
@@ -186,6 +220,40 @@ def expected_findings(d: Device) -> list[dict[str, Any]]:
         out.append({"check": "no-login-lockout"})
     for cve in d.cves:
         out.append({"check": "vulnerable-firmware", "cves": [cve]})
+    return out + _exposure_findings(d)
+
+
+def _exposure_findings(d: Device) -> list[dict[str, Any]]:
+    """TLS, exposure and life-cycle weaknesses declared on a video device."""
+    out: list[dict[str, Any]] = []
+    web = d.port_of("http") or d.port_of("https")
+    web_proto = "http" if d.port_of("http") else "https"
+    for s in d.services:
+        if s.protocol == "https":
+            if d.tls.weak:
+                out.append({"check": "tls-weak", "protocol": "tls", "port": s.port})
+            if d.tls.invalid:
+                out.append({"check": "tls-cert-invalid", "protocol": "tls", "port": s.port})
+        elif s.protocol == "ssdp":
+            out.append({"check": "upnp-exposed", "protocol": "ssdp", "port": s.port})
+        elif s.protocol in NEEDLESS:
+            out.append({"check": "needless-service", "protocol": "tcp", "port": s.port})
+    if "snapshot" in d.anonymous and web:
+        out.append({"check": "unauthenticated-snapshot", "protocol": web_proto, "port": web})
+    if "info" in d.anonymous:
+        if d.family == "xiongmai":
+            out.append({"check": "unauthenticated-config", "protocol": "xmeye",
+                        "port": d.port_of("xmeye")})
+        elif web:
+            out.append({"check": "unauthenticated-config", "protocol": web_proto, "port": web})
+    if d.login_error_oracle:
+        port, proto = ((d.port_of("xmeye"), "xmeye") if d.family == "xiongmai"
+                       else (web, web_proto))
+        out.append({"check": "login-error-oracle", "protocol": proto, "port": port})
+    if d.onvif and web and abs(d.clock_offset) > MAX_CLOCK_DRIFT:
+        out.append({"check": "clock-unsynchronised", "protocol": "onvif", "port": web})
+    if d.end_of_support:
+        out.append({"check": "end-of-support-firmware"})
     return out
 
 

@@ -46,6 +46,20 @@ def make_clip(path: Path) -> Path:
     return path
 
 
+def make_snapshot(path: Path) -> bytes:
+    """One JPEG frame of ffmpeg's test pattern: what a camera's snapshot URL answers."""
+    if not path.exists():
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise RuntimeError("ffmpeg is needed to make the lab's snapshot (apt-get install ffmpeg)")
+        subprocess.run(
+            [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+             "-i", f"testsrc=size={WIDTH}x{HEIGHT}:rate=1", "-frames:v", "1", "-q:v", "5",
+             "-y", str(path)],
+            check=True, timeout=60, stdin=subprocess.DEVNULL)
+    return path.read_bytes()
+
+
 def split_nals(data: bytes) -> list[bytes]:
     """Annex-B byte stream -> NAL units (start codes and trailing zero bytes removed)."""
     parts = data.split(b"\x00\x00\x01")

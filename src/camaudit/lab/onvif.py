@@ -61,10 +61,12 @@ def _b(v: bool) -> str:
 class OnvifService:
     """Answers SOAP requests posted to /onvif/* on one device's web port."""
 
-    def __init__(self, info: OnvifInfo, gate: Gate, *, anonymous: bool) -> None:
+    def __init__(self, info: OnvifInfo, gate: Gate, *, anonymous: bool,
+                 clock_offset: float = 0.0) -> None:
         self.info = info
         self.gate = gate
         self.anonymous = anonymous
+        self.clock_offset = dt.timedelta(seconds=clock_offset)  # the device clock's error
 
     def _xaddr(self, req: Request, path: str) -> str:
         scheme = "https" if req.tls else "http"
@@ -120,7 +122,7 @@ class OnvifService:
 
     # --- device service -----------------------------------------------------------------
     def op_GetSystemDateAndTime(self, req: Request, el: Element) -> str:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.timezone.utc) + self.clock_offset
         local = now + dt.timedelta(hours=7)
 
         def stamp(tag: str, t: dt.datetime) -> str:

@@ -19,25 +19,26 @@ import signal
 import ssl
 import sys
 import uuid
+import warnings
 from pathlib import Path
 from typing import Awaitable, Callable
 
 import asyncssh
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from camaudit.lab import hostile
 from camaudit.lab.auth import AttemptRecorder, DigestRealm, Gate, LockoutState
 from camaudit.lab.discovery import Ssdp, WsDiscovery
 from camaudit.lab.families import WEB, UpnpWeb
-from camaudit.lab.fleet import Device, Fleet, ground_truth, load_fleet
-from camaudit.lab.media import Clip, load_clip, make_clip
+from camaudit.lab.fleet import SNAPSHOT_FAMILIES, Device, Fleet, ground_truth, load_fleet
+from camaudit.lab.media import Clip, load_clip, make_clip, make_snapshot
 from camaudit.lab.onvif import OnvifInfo, OnvifService
 from camaudit.lab.rtsp import RtspConfig, RtspSession
 from camaudit.lab.snmp import SnmpAgent
-from camaudit.lab.textproto import FtpSession, TelnetSession
+from camaudit.lab.textproto import FtpSession, TelnetSession, XmConsoleSession
 from camaudit.lab.vendorports import DvripSession, HikSdkSession, SofiaInfo, SofiaSession
 from camaudit.lab.wire import MAX_HEAD, serve_http
 
@@ -61,16 +62,27 @@ ONVIF_MAKER = {"hikvision": "HIKVISION", "dahua": "Dahua", "axis": "AXIS", "univ
 SSH_VERSION = {"hikvision": "dropbear_2014.63", "mikrotik": "ROSSSH"}
 
 
+TLS_MIN = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+           "TLSv1.2": ssl.TLSVersion.TLSv1_2}
+
+
 def self_signed(d: Device, directory: Path) -> ssl.SSLContext:
-    """A fresh self-signed certificate for ``d`` (CN as the vendor names it), TLS 1.2+."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A fresh self-signed certificate for ``d`` (CN as the vendor names it) and a server
+    context as its ``tls`` profile declares (TLS 1.2+, P-256 key, in date by default; old
+    firmware: TLS 1.0, RSA-1024, expired)."""
+    profile = d.tls
+    key = (rsa.generate_private_key(public_exponent=65537, key_size=int(profile.key[4:]))
+           if profile.key.startswith("rsa") else ec.generate_private_key(ec.SECP256R1()))
     mac = (d.mac or "000000000000").replace(":", "").lower()
     cn = f"axis-{mac}" if d.family == "axis" else (d.serial or d.name) if d.family != "mikrotik" else "router"
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.timezone.utc)
+    start = {"valid": now - dt.timedelta(days=1), "expired": now - dt.timedelta(days=3650),
+             "not-yet-valid": now + dt.timedelta(days=30)}[profile.validity]
+    end = now - dt.timedelta(days=30) if profile.validity == "expired" else start + dt.timedelta(days=3650)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
             .sign(key, hashes.SHA256()))
     directory.mkdir(parents=True, exist_ok=True)
@@ -79,7 +91,11 @@ def self_signed(d: Device, directory: Path) -> ssl.SSLContext:
                                        serialization.NoEncryption())
                      + cert.public_bytes(serialization.Encoding.PEM))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if profile.weak:  # old versions and short keys need OpenSSL's security level 0
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0/1.1 on purpose
+        ctx.minimum_version = TLS_MIN[profile.min_version]
     ctx.load_cert_chain(path)
     return ctx
 
@@ -115,6 +131,7 @@ class LabServer:
         self.servers: list[asyncio.AbstractServer | asyncssh.SSHAcceptor] = []
         self.transports: list[asyncio.BaseTransport] = []
         self.clip: Clip | None = None
+        self.jpeg = b""
 
     async def _tcp(self, d: Device, port: int, handler: StreamHandler, what: str,
                    ssl_ctx: ssl.SSLContext | None = None) -> None:
@@ -160,7 +177,7 @@ class LabServer:
         info = OnvifInfo(manufacturer=ONVIF_MAKER.get(d.family, d.vendor or ""), model=d.model or "",
                          firmware=d.firmware or "", serial=d.serial or "", hardware_id=(d.model or "")[:12],
                          scopes=scopes, rtsp_uri_path=STREAM_PATHS[d.family][0])
-        return OnvifService(info, gate, anonymous="onvif" in d.anonymous)
+        return OnvifService(info, gate, anonymous="onvif" in d.anonymous, clock_offset=d.clock_offset)
 
     def _rtsp_config(self, d: Device, web_realm: str | None) -> RtspConfig:
         paths = STREAM_PATHS[d.family][1]
@@ -187,6 +204,8 @@ class LabServer:
             return
         onvif = self._onvif(d, gate)
         web = WEB[d.family](d, gate, onvif) if d.family in WEB else None
+        if web is not None:
+            web.jpeg = self.jpeg
         for svc in d.services:
             p = svc.protocol
             if p in ("http", "https") and web is not None:
@@ -233,8 +252,12 @@ class LabServer:
             elif p == "dvrip":
                 await self._tcp(d, svc.port, DvripSession(gate).run, p)
             elif p == "xmeye":
-                sofia = SofiaSession(gate, SofiaInfo(d.model or "", d.firmware or "", d.serial or ""))
+                sofia = SofiaSession(gate, SofiaInfo(d.model or "", d.firmware or "", d.serial or ""),
+                                     info_without_login="info" in d.anonymous,
+                                     words_failures_apart=d.login_error_oracle)
                 await self._tcp(d, svc.port, sofia.run, p)
+            elif p == "xm-console":
+                await self._tcp(d, svc.port, XmConsoleSession(gate).run, p)
             elif p == "snmp":
                 agent = lambda d=d, gate=gate: SnmpAgent(  # noqa: E731
                     gate, d.snmp_community or "", f"{d.vendor} {d.model}".strip(),
@@ -276,6 +299,8 @@ class LabServer:
     async def start(self) -> None:
         if any(d.services and d.family != "hostile" and "rtsp" in d.protocols() for d in self.fleet.devices):
             self.clip = load_clip(make_clip(self.state_dir / "clip.h264"))
+        if any(d.family in SNAPSHOT_FAMILIES for d in self.fleet.devices):
+            self.jpeg = make_snapshot(self.state_dir / "snapshot.jpg")
         for d in self.fleet.devices:
             await self.add_device(d)
 

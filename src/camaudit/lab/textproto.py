@@ -220,3 +220,43 @@ class FtpSession:
             if pasv is not None:
                 pasv.close()
             await _close(writer)
+
+
+class XmConsoleSession:
+    """The Sofia application console of Xiongmai/HiSilicon firmware (TCP 9527): log lines, then
+    ``username:`` / ``password:`` prompts; any application (XMeye) account logs in."""
+
+    LOG = ("[ERROR] Sofia/Net: NetIPManager: start", "[INFO] CaptureManager: channel 0 started")
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    async def _line(self, reader: asyncio.StreamReader) -> str | None:
+        data = await asyncio.wait_for(reader.readline(), IDLE)
+        return data[:MAX_LINE].decode("latin-1").strip() if data else None
+
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        source = (writer.get_extra_info("peername") or ("", 0))[0]
+        try:
+            writer.write(("\r\n".join(self.LOG) + "\r\n\r\nusername:").encode())
+            await writer.drain()
+            user = await self._line(reader)
+            if user is None:
+                return
+            writer.write(b"password:")
+            await writer.drain()
+            password = await self._line(reader)
+            if password is None:
+                return
+            if self.gate.check("xmeye", source, user, password) != "success":
+                writer.write(b"\r\nlogin failed\r\n")
+                return
+            writer.write(f"\r\nlogin({user}, ******, Console, address:)\r\n{user}$ ".encode())
+            await writer.drain()
+            await self._line(reader)
+        except (ConnectionError, asyncio.TimeoutError, asyncio.LimitOverrunError, ValueError):
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await writer.drain()
+            await _close(writer)

@@ -46,13 +46,30 @@ class SofiaInfo:
 
 
 class SofiaSession:
-    def __init__(self, gate: Gate, info: SofiaInfo) -> None:
+    """``info_without_login``: old firmware answers SystemInfo with session 0;
+    ``words_failures_apart``: Ret 204 (no such user) apart from 203 (wrong password)."""
+
+    def __init__(self, gate: Gate, info: SofiaInfo, *, info_without_login: bool = False,
+                 words_failures_apart: bool = False) -> None:
         self.gate = gate
         self.info = info
+        self.info_without_login = info_without_login
+        self.words_failures_apart = words_failures_apart
 
     def frame(self, session: int, seq: int, msg: int, payload: dict[str, Any]) -> bytes:
         body = json.dumps(payload, separators=(", ", " : ")).encode() + b"\x0a\x00"
         return SOFIA_HEADER.pack(0xFF, 0x01, 0, session, seq, 0, 0, msg, len(body)) + body
+
+    def system_info(self, sid: str) -> dict[str, Any]:
+        i = self.info
+        return {"Name": "SystemInfo", "Ret": 100, "SessionID": sid, "SystemInfo": {
+            "AlarmInChannel": 4, "AlarmOutChannel": 1, "AudioInChannel": 1,
+            "BuildTime": i.build_time, "CombineSwitch": 0, "DeviceRunTime": "0x0001A3C2",
+            "DigChannel": 0, "EncryptVersion": "Unknown", "ExtraChannel": 0,
+            "HardWare": i.model, "HardWareVersion": "Unknown", "SerialNo": i.serial,
+            "SoftWareVersion": i.firmware, "TalkInChannel": 1, "TalkOutChannel": 1,
+            "UpdataTime": "", "UpdataType": "0x00000000",
+            "VideoInChannel": i.channels, "VideoOutChannel": 1}}
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         source = (writer.get_extra_info("peername") or ("", 0))[0]
@@ -83,10 +100,14 @@ class SofiaSession:
                                "DeviceType ": "DVR", "ExtraChannel": 0, "Ret": 100,
                                "SessionID": f"0x{session:08X}"}
                     else:
+                        known = user in self.gate.accounts.get("xmeye", {})
+                        code = 205 if outcome == "locked" else (
+                            204 if self.words_failures_apart and not known else 203)
                         ret = {"AliveInterval": 0, "ChannelNum": 0, "DeviceType ": "",
-                               "ExtraChannel": 0, "Ret": 205 if outcome == "locked" else 203,
-                               "SessionID": "0x00000000"}
+                               "ExtraChannel": 0, "Ret": code, "SessionID": "0x00000000"}
                     writer.write(self.frame(session, seq, LOGIN_RSP, ret))
+                elif msg == SYSINFO_REQ and self.info_without_login and not session:
+                    writer.write(self.frame(0, seq, SYSINFO_RSP, self.system_info(sid)))
                 elif not session or sess != session:
                     writer.write(self.frame(0, seq, msg + 1, {"Name": req.get("Name", ""),
                                                               "Ret": 103, "SessionID": sid}))
@@ -94,17 +115,7 @@ class SofiaSession:
                     writer.write(self.frame(session, seq, KEEPALIVE_RSP,
                                             {"Name": "KeepAlive", "Ret": 100, "SessionID": sid}))
                 elif msg == SYSINFO_REQ:
-                    i = self.info
-                    writer.write(self.frame(session, seq, SYSINFO_RSP, {
-                        "Name": "SystemInfo", "Ret": 100, "SessionID": sid,
-                        "SystemInfo": {
-                            "AlarmInChannel": 4, "AlarmOutChannel": 1, "AudioInChannel": 1,
-                            "BuildTime": i.build_time, "CombineSwitch": 0, "DeviceRunTime": "0x0001A3C2",
-                            "DigChannel": 0, "EncryptVersion": "Unknown", "ExtraChannel": 0,
-                            "HardWare": i.model, "HardWareVersion": "Unknown", "SerialNo": i.serial,
-                            "SoftWareVersion": i.firmware, "TalkInChannel": 1, "TalkOutChannel": 1,
-                            "UpdataTime": "", "UpdataType": "0x00000000",
-                            "VideoInChannel": i.channels, "VideoOutChannel": 1}}))
+                    writer.write(self.frame(session, seq, SYSINFO_RSP, self.system_info(sid)))
                 else:
                     writer.write(self.frame(session, seq, msg + 1,
                                             {"Name": req.get("Name", ""), "Ret": 102, "SessionID": sid}))
