@@ -349,3 +349,28 @@ def test_status_shows_version_sources_counts_and_age(home, inputs):
 def test_update_needs_a_file(home):
     r = CliRunner().invoke(kb, ["update"])
     assert r.exit_code == 2 and "give at least one --cve-feed FILE or --kev FILE" in r.stderr
+
+
+def test_nvd_bounds_compare_with_device_firmware():
+    from camaudit.identify.firmware import normalise_firmware
+    from camaudit.knowledge.vulns import AffectedRange
+
+    dahua = AffectedRange(fixed=version_text("2.800.0000000.29.r.210630"))
+    assert dahua.contains("dahua", "V2.800.0000000.16.R, Build Date: 2020-05-21", normalise_firmware) is True
+    assert dahua.contains("dahua", "V2.800.0000000.29.R, Build Date: 2021-06-30", normalise_firmware) is False
+    assert dahua.contains("dahua", "V2.820.0000000.5.R, Build Date: 2021-07-05", normalise_firmware) is False
+    nvr = AffectedRange(introduced=version_text("4.30.210"), last_affected=version_text("4.31.000"))
+    assert nvr.contains("hikvision", "V4.30.210 build 200902", normalise_firmware) is True
+    assert nvr.contains("hikvision", "V4.31.102 build 210827", normalise_firmware) is False
+
+
+def test_update_while_another_runs_is_refused_with_exit_3(home, inputs):
+    import fcntl
+
+    upd.import_feeds([inputs[0]], now=NOW)
+    before = snapshot(home / "knowledge")
+    with open(home / "knowledge" / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = CliRunner().invoke(kb, ["update", "--kev", str(inputs[1])])
+    assert r.exit_code == 3 and "another knowledge update is running" in r.stderr
+    assert snapshot(home / "knowledge") == before
