@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 # Camera ports swept by default: FTP, SSH, Telnet, HTTP(S) and alternates, RTSP, vendor SDK ports.
 DEFAULT_PORTS: tuple[int, ...] = (
     21, 22, 23, 80, 81, 88, 443, 554, 2000, 5000, 7001, 8000, 8001, 8080, 8081, 8088, 8443,
-    8554, 8899, 9000, 9527, 10554, 34567, 37777, 37778,
+    8554, 8899, 9000, 9527, 9530, 10554, 34567, 37777, 37778,
 )
 DEFAULT_UDP_PORTS: tuple[int, ...] = (161, 1900, 3702)
 

@@ -1,5 +1,5 @@
-"""Check metadata kept as data (checks.yaml): titles and remediation (vi, en) and the
-requirement clauses each check bears on."""
+"""Check metadata kept as data (checks.yaml): titles and remediation (vi, en).  Which
+requirement clauses a check bears on is said once, by the catalogues (compliance/catalogues)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ import re
 from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-# ETSI EN 303 645 provisions ("ETSI-EN-303-645:5.1-1") and, for QCVN 135:2024/BTTTT, named
-# placeholders ("QCVN-135:unique-password") until the exact clause numbers are pinned.
-_CLAUSE = re.compile(r"^(ETSI-EN-303-645:\d\.\d{1,2}-\d{1,2}|QCVN-135:[a-z][a-z0-9-]+)$")
 
 
 class _Strict(BaseModel):
@@ -26,16 +22,6 @@ class Localised(_Strict):
 class CheckText(_Strict):
     title: Localised
     remediation: Localised
-    clauses: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("clauses")
-    @classmethod
-    def _clauses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for c in v:
-            if not _CLAUSE.match(c):
-                raise ValueError(f"clause {c!r} is neither 'ETSI-EN-303-645:N.N-N' nor "
-                                 f"'QCVN-135:name'")
-        return v
 
 
 class ChecksFile(_Strict):
@@ -59,5 +45,9 @@ def packaged_checks() -> ChecksFile:
 
 
 def clauses_for(check_id: str) -> tuple[str, ...]:
-    """The clauses a check bears on, read from the packaged checks.yaml (single source)."""
-    return packaged_checks().get(check_id).clauses
+    """The clauses a check bears on: every catalogue clause that names the check (the
+    catalogues are the single source of that mapping; checks.yaml holds only the texts)."""
+    from camaudit.compliance.catalogue import load_all
+
+    packaged_checks().get(check_id)  # an unknown check id is an error, not an empty list
+    return tuple(cl.id for cat in load_all().values() for cl in cat.clauses_for_check(check_id))
