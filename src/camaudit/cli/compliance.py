@@ -55,7 +55,7 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
 @click.option("--profile", type=click.Choice(("qcvn135", "qd724", "etsi303645", "all")), default="qcvn135",
               show_default=True, help="Requirement catalogue of the acceptance test.")
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
-              help="Acceptance report(s): .html .json .csv (.pdf .xlsx where available). Repeatable.")
+              help="Acceptance report(s): .pdf .html .xlsx .json .csv. Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("-p", "--ports", help="TCP ports (default: the camera ports plus common alternates).")
 @click.option("--allow", multiple=True, help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
@@ -161,7 +161,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
 @click.argument("base")
 @click.argument("newer", default="last")
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
-              help="Write the newer scan's report with the comparison (.html .json .csv ...).")
+              help="Write the newer scan's report with the comparison (.pdf .html .xlsx .json .csv).")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--db", envvar="CAMAUDIT_DB")
 def diff(base, newer, reports, lang, db) -> None:

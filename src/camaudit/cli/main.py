@@ -76,7 +76,7 @@ def main() -> None:
 @click.option("-p", "--ports", help="TCP ports to sweep, e.g. 80,443,554,8000-8100 (default: camera ports).")
 @click.option("--add-ports", help="Extra TCP ports on top of the default camera ports.")
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
-              help="Write a report; format from the extension (.html .json .csv). Repeatable.")
+              help="Write a report; format from the extension (.html .pdf .xlsx .json .csv). Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Report language.")
 @click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True,
               help="Requirement catalogue the reports judge against ('all': every catalogue).")
@@ -109,6 +109,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
     from camaudit.engine.api import run_scan
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
+    from camaudit.knowledge import KnowledgeError
     from camaudit.model import Severity
     from camaudit.reports import ReportError, format_of
     from camaudit.scope import Scope, ScopeError, TargetError
@@ -157,6 +158,8 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
         with progress:
             scan_id = asyncio.run(run_scan(list(targets), options, store, scope=scope, progress=progress.event,
                                            resume=resume))
+    except KnowledgeError as exc:
+        fail(str(exc), EXIT_FAILED)
     except (TargetError, ScopeError, ValueError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -198,7 +201,7 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @main.command()
 @click.argument("scan_id", default="last")
 @click.option("-r", "--report", "reports", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Report file(s) to write (.html .json .csv).")
+              help="Report file(s) to write (.html .pdf .xlsx .json .csv).")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True)
 @click.option("--system", "system_name", help="Name of the information system (shown in reports).")
@@ -276,9 +279,10 @@ def checks_cmd(lang) -> None:
 
 
 from camaudit.cli.compliance import assess, attest, diff  # noqa: E402
+from camaudit.cli.kb import kb  # noqa: E402
 from camaudit.cli.lab import demo, lab  # noqa: E402
 
-for _command in (lab, demo, assess, attest, diff):
+for _command in (lab, demo, assess, attest, diff, kb):
     main.add_command(_command)
 
 

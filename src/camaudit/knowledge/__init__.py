@@ -152,7 +152,7 @@ def load_kb(data_dir: str | Path | None = None) -> KnowledgeBase:
         except OSError as exc:
             raise KnowledgeError(f"{name}: cannot read {path}: {exc.strerror}") from None
         loaded[name] = load_model(model, data, name)
-    return KnowledgeBase(
+    kb = KnowledgeBase(
         version=data_version(base),
         credentials=loaded["credentials.yaml"],  # type: ignore[arg-type]
         routes=loaded["rtsp_routes.yaml"],  # type: ignore[arg-type]
@@ -160,6 +160,11 @@ def load_kb(data_dir: str | Path | None = None) -> KnowledgeBase:
         checks=loaded["checks.yaml"],  # type: ignore[arg-type]
         data_dir=base,
     )
+    if data_dir is None:  # the packaged data: merge the offline imports (camaudit kb update)
+        from camaudit.knowledge.update import with_overlay
+
+        kb = with_overlay(kb)
+    return kb
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

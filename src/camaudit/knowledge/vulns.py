@@ -7,6 +7,9 @@ vulns.yaml go through the same function, so a bound is written the way the vendo
 
 from __future__ import annotations
 
+import collections
+import functools
+
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +24,12 @@ Normaliser = Callable[[str, str], tuple[tuple[int, ...], Any]]
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
 _VECTOR = re.compile(r"^CVSS:3\.[01](/[A-Z]{1,2}:[A-Z])+$")
 
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(text: str) -> re.Pattern[str]:
+    """Model patterns compiled once (imported feeds bring thousands of them)."""
+    return re.compile(text, re.IGNORECASE)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,7 +94,7 @@ class AffectedRange(_Strict):
     def model_matches(self, model: str | None) -> bool:
         if not self.models:
             return True
-        return bool(model) and any(re.search(m, model, re.IGNORECASE) for m in self.models)
+        return bool(model) and any(_pattern(m).search(model) for m in self.models)
 
     def contains(self, vendor: str, firmware: str, normalise: Normaliser) -> bool | None:
         """True/False when the firmware is inside/outside the range, None when it cannot tell."""
@@ -181,8 +190,8 @@ class VulnsFile(_Strict):
     @field_validator("vulns")
     @classmethod
     def _unique_ids(cls, v: tuple[Vuln, ...]) -> tuple[Vuln, ...]:
-        ids = [x.id for x in v]
-        dup = {i for i in ids if ids.count(i) > 1}
+        counts = collections.Counter(x.id for x in v)
+        dup = {i for i, n in counts.items() if n > 1}
         if dup:
             raise ValueError(f"duplicate CVE ids: {sorted(dup)}")
         return v
