@@ -108,7 +108,7 @@ def test_passwords_never_in_clear(lab, lab_scan):
         for c in d.get("credentials", []):
             if len(c["password"]) >= 4 and c["password"] != c["username"]:
                 assert c["password"] not in values, (d["name"], c["service"])
-                assert f":{c['password']}" not in json.dumps(lab_scan), (d["name"], c["service"])
+                assert f"{c['username']}:{c['password']}" not in json.dumps(lab_scan), (d["name"], c["service"])
     found = [f for d in lab_scan["devices"] for f in d["findings"] if "password" in f["evidence"]]
     assert found and all(f["evidence"]["password"].endswith("***") or f["evidence"]["password"] == "(empty)"
                          for f in found)

@@ -62,9 +62,11 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
 @click.option("--timeout", type=float, default=5.0, show_default=True)
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
 @click.option("--operator", default=lambda: os.environ.get("CAMAUDIT_OPERATOR") or os.environ.get("USER", ""))
+@click.option("--organisation", envvar="CAMAUDIT_ORGANISATION", default="", help="The agency buying (report cover).")
 @click.option("--db", envvar="CAMAUDIT_DB")
 @click.option("-q", "--quiet", is_flag=True)
-def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, operator, db, quiet) -> None:
+def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, operator, organisation, db,
+           quiet) -> None:
     """Acceptance test of ONE camera before purchase: every check, then a verdict per clause.
 
     Exit 0 when no clause fails, 1 when one does, 2 on bad input."""
@@ -89,7 +91,7 @@ def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, ope
     except (ReportError, TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))
     options = ScanOptions(ports=port_list, timeout=timeout, all_hosts=True, intrusive=tuple(intrusive),
-                          operator=operator, host_concurrency=2)
+                          operator=operator, organisation=organisation, host_concurrency=2)
     store = open_store(db)
     progress = ScanProgress(err, enabled=not quiet)
     try:

@@ -100,12 +100,14 @@ def main() -> None:
 @click.option("--login-spacing", type=float, default=0.0, help="Seconds between two login attempts on one service.")
 @click.option("--operator", default=lambda: os.environ.get("CAMAUDIT_OPERATOR") or os.environ.get("USER", ""),
               help="Who runs the scan (recorded).")
+@click.option("--organisation", envvar="CAMAUDIT_ORGANISATION", default="",
+              help="The agency that owns the system scanned (report cover).")
 @click.option("--db", envvar="CAMAUDIT_DB", help="Inventory database URL (default: SQLite in the user data dir).")
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
          host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
-         login_spacing, operator, db, resume, quiet) -> None:
+         login_spacing, operator, organisation, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
     from camaudit.engine.api import run_scan
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
@@ -144,7 +146,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
                           concurrency=concurrency, host_concurrency=host_concurrency, rate=rate, host_rate=host_rate,
                           host_parallelism=host_parallelism, checks=tuple(checks) or None,
                           intrusive=tuple(intrusive), login_spacing=login_spacing, discovery_only=discovery_only,
-                          all_hosts=all_hosts, operator=operator)
+                          all_hosts=all_hosts, operator=operator, organisation=organisation)
     store = open_store(db)
     if resume:
         try:

@@ -30,6 +30,7 @@ class ScanOptions:
     discovery_only: bool = False
     all_hosts: bool = False  # assess every host, not only those identified as video devices
     operator: str = ""  # who runs it (recorded)
+    organisation: str = ""  # for whom: the agency that owns the system (report cover)
 
     def to_dict(self) -> dict:
         d = asdict(self)

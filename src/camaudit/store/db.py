@@ -255,6 +255,7 @@ class Store:
                 "schema": "camaudit-report/1",
                 "scan": {
                     "id": scan.id, "status": scan.status, "operator": scan.operator,
+                    "organisation": (scan.options or {}).get("organisation") or "",
                     "targets": scan.targets, "options": scan.options,
                     "started": _iso(scan.started_at), "finished": _iso(scan.finished_at),
                     "tool_version": scan.tool_version, "knowledge_version": scan.knowledge_version,
