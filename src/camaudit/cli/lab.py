@@ -88,7 +88,7 @@ def lab_status(state_dir) -> None:
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--db", envvar="CAMAUDIT_DB")
 def demo(out_dir, lang, db) -> None:
-    """Lab up, scan it, write reports (HTML, JSON, CSV), lab down."""
+    """Lab up, scan it, write reports (HTML, PDF, XLSX, JSON, CSV), lab down."""
     import asyncio
     import tempfile
 
@@ -119,7 +119,9 @@ def demo(out_dir, lang, db) -> None:
         finally:
             lab_ctx.stop()
             err.print("lab down")
-    doc = store.report_document(scan_id)
+    from camaudit.reports.document import build
+
+    doc = build(store, scan_id, profile="all", lang=lang, system=f"Lab ({network})")
     print_summary(out, doc, lang)
     base = Path(out_dir) / "demo"
-    _write_reports(doc, [f"{base}.html", f"{base}.json", f"{base}.csv"], lang)
+    _write_reports(doc, [f"{base}.{ext}" for ext in ("html", "pdf", "xlsx", "json", "csv")], lang)
