@@ -97,3 +97,29 @@ def _previous_scan(cli) -> str:
     with sqlite3.connect(db) as c:
         rows = c.execute("select id from scans order by started_at desc limit 2").fetchall()
     return rows[1][0]
+
+
+def test_acceptance_reports_carry_every_clause(cli):
+    """No clause of the profile is dropped from the acceptance report, in any format."""
+    import html as htmllib
+
+    from camaudit.compliance.catalogue import CATALOGUES
+    from camaudit.compliance import load_catalogue
+
+    base = cli.home / "acceptance"
+    r = cli("assess", f"{PREFIX}.71", "--profile", "all", "--quiet",
+            "--report", f"{base}.html", "--report", f"{base}.json", "--report", f"{base}.xlsx")
+    assert r.returncode == 0, r.stderr
+    clauses = [cl for c in CATALOGUES for cl in load_catalogue(c).clauses]
+    expected = {cl.id for cl in clauses}
+    doc = json.loads((base.with_suffix(".json")).read_text())
+    assert {v["clause"] for v in doc["compliance"]["devices"][0]["verdicts"]} == expected
+    page = htmllib.unescape(base.with_suffix(".html").read_text(encoding="utf-8"))
+    # a confirmed clause is shown by its own number (under its catalogue's heading), others by id
+    shown = [cl.id for cl in clauses if cl.id in page or (cl.confirmed and cl.number and f">{cl.number}<" in page)]
+    assert set(shown) == expected
+    import openpyxl
+
+    wb = openpyxl.load_workbook(base.with_suffix(".xlsx"), read_only=True)
+    cells = {str(c) for row in wb["Compliance"].iter_rows(values_only=True) for c in row if c}
+    assert expected <= cells
