@@ -71,6 +71,7 @@ class Run:
     max_rss_mib: float = 0.0  # kernel's ru_maxrss of the child (largest single process)
     samples: int = 0
     lab_cpu_s: float | None = None  # CPU the lab spent answering during this run (not in cpu_s)
+    loadavg: tuple[float, float] = (0.0, 0.0)  # 1-min load before and after: others using the machine
     stdout: str = ""  # path of the captured stdout
     stderr: str = ""  # path of the captured stderr
 
@@ -408,9 +409,10 @@ class Bench:
         return t.user + t.system
 
     def _measure(self, tool: str, phase: str, command: list[str], env: dict[str, str] | None = None) -> Run:
-        before = self._lab_cpu()
+        before, load = self._lab_cpu(), os.getloadavg()[0]
         run = measure(tool, phase, command, workdir=self.work, env=env, limit_s=self.args.tool_limit)
         after = self._lab_cpu()
+        run.loadavg = (round(load, 2), round(os.getloadavg()[0], 2))
         if before is not None and after is not None:
             run.lab_cpu_s = round(after - before, 3)
         self._check(run)
