@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from fakeserver import free_port
+from fakeserver import serve as fake_serve
 
 from camaudit.model import AuthOutcome
 from camaudit.protocols import ftp
@@ -23,30 +26,9 @@ VSFTPD_HOST = "127.42.0.2"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-@contextlib.asynccontextmanager
-async def serve(handler: Handler, host: str = HOST) -> AsyncIterator[int]:
-    writers: list[asyncio.StreamWriter] = []
-
-    async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        with contextlib.suppress(Exception):
-            await handler(reader, writer)
-        writer.close()
-
-    server = await asyncio.start_server(wrapped, host, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for w in writers:
-            w.close()
-        await server.wait_closed()
+serve = functools.partial(fake_serve, host=HOST)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ real vsftpd
@@ -71,7 +53,7 @@ def vsftpd(tmp_path_factory: pytest.TempPathFactory):
     (work / "shadow").write_text(f"camftp:{digest}:19000:0:99999:7:::\n"
                                  "nobody:*:19000:0:99999:7:::\nftp:*:19000:0:99999:7:::\n")
     (work / "shadow").chmod(0o600)
-    port = _free_port(VSFTPD_HOST)
+    port = free_port(VSFTPD_HOST)
     conf = work / "vsftpd.conf"
     conf.write_text("\n".join([
         "listen=YES", "listen_ipv6=NO", f"listen_address={VSFTPD_HOST}", f"listen_port={port}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import socket
 import time
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncssh
 import pytest
+from fakeserver import serve as fake_serve
 
 from camaudit.model import AuthOutcome
 from camaudit.protocols import ssh
@@ -77,24 +79,7 @@ async def ssh_server(factory, host_key: asyncssh.SSHKey) -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-@contextlib.asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[int]:
-    writers: list[asyncio.StreamWriter] = []
-
-    async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        with contextlib.suppress(Exception):
-            await handler(reader, writer)
-        writer.close()
-
-    server = await asyncio.start_server(wrapped, HOST, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for w in writers:
-            w.close()
-        await server.wait_closed()
+serve = functools.partial(fake_serve, host=HOST)
 
 
 async def test_password_login(host_key: asyncssh.SSHKey) -> None:

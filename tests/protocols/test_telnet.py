@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import os
 import shutil
@@ -10,10 +11,12 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from fakeserver import free_port
+from fakeserver import serve as fake_serve
 
 from camaudit.model import AuthOutcome
 from camaudit.protocols import telnet
@@ -24,25 +27,7 @@ IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-@contextlib.asynccontextmanager
-async def serve(handler: Handler, host: str = HOST) -> AsyncIterator[int]:
-    """A throwaway TCP server on ``host``; yields its port, closes it and its connections."""
-    writers: list[asyncio.StreamWriter] = []
-
-    async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        with contextlib.suppress(Exception):
-            await handler(reader, writer)
-        writer.close()
-
-    server = await asyncio.start_server(wrapped, host, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for w in writers:
-            w.close()
-        await server.wait_closed()
+serve = functools.partial(fake_serve, host=HOST)
 
 
 async def read_line(reader: asyncio.StreamReader) -> bytes:
@@ -71,10 +56,6 @@ def _need_real(ok: bool, what: str) -> None:
         pytest.skip(f"{what} not installed (apt-get install busybox-static)")
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +72,7 @@ def busybox_telnetd(tmp_path_factory: pytest.TempPathFactory):
     (work / "shadow").write_text(f"root:*:19000:0:99999:7:::\nadmin:{digest}:19000:0:99999:7:::\n")
     (work / "shadow").chmod(0o600)
     (work / "issue").write_text("IPC-Test telnet service\n")
-    port = _free_port("127.41.0.2")
+    port = free_port("127.41.0.2")
     script = (f"mount --bind {work}/passwd /etc/passwd && mount --bind {work}/shadow /etc/shadow"
               f" && exec busybox telnetd -F -b 127.41.0.2:{port} -l {work}/login -f {work}/issue")
     proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
@@ -267,7 +248,7 @@ async def test_reset_mid_read() -> None:
 
 
 async def test_refused() -> None:
-    port = _free_port(HOST)
+    port = free_port(HOST)
     obs = await telnet.probe(HOST, port, timeout=1)
     result = await telnet.try_login(HOST, port, "root", "x", timeout=1)
     assert obs.error == "refused" and result.outcome is AuthOutcome.ERROR

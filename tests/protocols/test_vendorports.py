@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+from fakeserver import serve as fake_serve
 
 from camaudit.model import AuthOutcome
 from camaudit.protocols import vendorports as vp
@@ -19,24 +20,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 SOFIA = struct.Struct("<BBxxIIBBHI")
 
 
-@contextlib.asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[int]:
-    writers: list[asyncio.StreamWriter] = []
-
-    async def wrapped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        with contextlib.suppress(Exception):
-            await handler(reader, writer)
-        writer.close()
-
-    server = await asyncio.start_server(wrapped, HOST, 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for w in writers:
-            w.close()
-        await server.wait_closed()
+serve = functools.partial(fake_serve, host=HOST)
 
 
 def send_then_hold(data: bytes, hold: float = 1.0) -> Handler:
