@@ -26,6 +26,8 @@ from camaudit.scope import TargetSet
 log = logging.getLogger("camaudit.engine")
 
 Progress = Callable[..., None]
+STORE_BATCH = 64  # hosts checkpointed in one transaction, at most
+STORE_BATCH_WAIT = 0.05  # seconds a finished host may wait for others to share its transaction
 
 
 def _no_progress(event: str, **data: Any) -> None:
@@ -76,7 +78,6 @@ class Scanner:
         self.stats = ScanStats()
         self.sweeper = Sweeper(concurrency=options.concurrency, host_concurrency=max(8, len(options.ports)),
                                rate=options.rate, host_rate=options.host_rate, timeout=options.connect_timeout)
-        self._store_lock = asyncio.Lock()
 
     # -- the whole scan ----------------------------------------------------------------
 
@@ -88,6 +89,8 @@ class Scanner:
         results: list[HostResult] = []
         it: Iterator[tuple[str, str | None]] = iter(targets)
 
+        done: asyncio.Queue = asyncio.Queue()
+
         async def worker() -> None:
             for address, hostname in it:  # a shared iterator: each address goes to one worker
                 if address in skip:
@@ -95,14 +98,34 @@ class Scanner:
                 host = await self.assess(address, hostname)
                 if host is not None:
                     results.append(host)
-                if self.store is not None and scan_id is not None:
-                    async with self._store_lock:
-                        await asyncio.to_thread(self.store.record_host, scan_id, host, address, hostname)
+                await done.put((host, address, hostname))
                 self.progress("host_done", address=address, up=host is not None,
                               findings=len(host.findings) if host else 0)
 
+        async def writer() -> None:
+            """Checkpoint finished hosts in batches: one transaction per batch, not per host."""
+            while True:
+                batch = [await done.get()]
+                if batch[0] is None:
+                    return
+                await asyncio.sleep(STORE_BATCH_WAIT)  # let a few more finish
+                while not done.empty() and len(batch) < STORE_BATCH:
+                    batch.append(done.get_nowait())
+                stop = batch[-1] is None
+                batch = [b for b in batch if b is not None]
+                if self.store is not None and scan_id is not None and batch:
+                    await asyncio.to_thread(self.store.record_hosts, scan_id, batch)
+                if stop:
+                    return
+
         n = max(1, min(self.options.host_parallelism, self.stats.hosts_total or 1))
-        await asyncio.gather(*(worker() for _ in range(n)))
+        writing = asyncio.ensure_future(writer())
+        try:
+            await asyncio.gather(*(worker() for _ in range(n)))
+        finally:
+            await done.put(None)
+            if not writing.cancelled():
+                await writing
         self.progress("finish", stats=self.stats)
         return results
 

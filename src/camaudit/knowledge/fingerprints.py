@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from camaudit.knowledge import load_yaml
 
 DATA_DIR = Path(__file__).parent / "data" / "fingerprints"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "fingerprints.schema.json"
@@ -261,7 +270,7 @@ def _explain(name: str, raw: Any, err: ValidationError) -> FingerprintError:
 def parse_file(name: str, text: str) -> FingerprintFile:
     """Parse and validate one file's text; ``name`` is used in error messages."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise FingerprintError(f"{name}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from camaudit.knowledge import load_yaml
 
 Family = Literal["hikvision", "dahua", "xiongmai", "uniview", "axis", "onvif-generic",
                  "mikrotik", "nginx", "hostile"]
@@ -180,7 +181,7 @@ def load_fleet(path_or_name: str | Path) -> Fleet:
         text = resources.files("camaudit.lab").joinpath("fleet-default.yaml").read_text("utf-8")
     else:
         text = Path(path_or_name).read_text("utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if not isinstance(data, dict):
         raise ValueError(f"{path_or_name}: a fleet file is a mapping with 'devices'")
     return Fleet.model_validate(data)

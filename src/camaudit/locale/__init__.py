@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import yaml
+from camaudit.knowledge import load_yaml
 
 LANGS = ("vi", "en")
 
@@ -15,7 +15,7 @@ def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of: {', '.join(LANGS)}")
     with open(Path(__file__).with_name(f"{lang}.yaml"), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return load_yaml(fh)
 
 
 def t(lang: str, key: str) -> str:

@@ -136,37 +136,47 @@ class Store:
     def record_host(self, scan_id: str, host: HostResult | None, address: str,
                     hostname: str | None = None) -> None:
         """Store one host's results and mark it done: the checkpoint. ``host`` None = down."""
+        self.record_hosts(scan_id, [(host, address, hostname)])
+
+    def record_hosts(self, scan_id: str, batch: list[tuple[HostResult | None, str, str | None]]) -> None:
+        """Store several hosts in one transaction (all or none: a crash loses only the batch,
+        whose hosts a resumed scan assesses again)."""
         now = utcnow()
         with self.session.begin() as s:
             scan = s.get(Scan, scan_id)
-            scan.hosts_done += 1
-            if host is None:
-                s.add(ScanHost(scan_id=scan_id, address=address, hostname=hostname, up=False, finished_at=now))
-                return
-            scan.hosts_up += 1
-            ident = host.identity.to_dict()
-            key = device_key(address, ident)
-            device = s.scalar(select(Device).where(Device.key == key))
-            if device is None:
-                device = Device(key=key, address=address, first_seen=now)
-                s.add(device)
-            device.address = address
-            device.hostname = host.hostname or hostname
-            device.last_seen = now
-            for attr in ("vendor", "model", "firmware", "serial", "mac"):
-                if ident.get(attr):
-                    setattr(device, attr, ident[attr])
-            device.kind = ident["kind"]
-            device.confidence = ident["confidence"]
-            s.flush()
-            s.add(ScanHost(scan_id=scan_id, address=address, hostname=host.hostname or hostname, up=True,
-                           device_id=device.id, open_ports=host.open_ports, udp_ports=host.udp_ports,
-                           identity=ident, observations=[o.to_dict() for o in host.observations],
-                           errors=host.errors, checks_run=host.checks_run, finished_at=now))
-            for f in host.findings:
-                s.add(FindingRow(scan_id=scan_id, device_id=device.id, address=f.address, check_id=f.check_id,
-                                 severity=f.severity.value, port=f.port, protocol=f.protocol,
-                                 evidence=f.evidence, clauses=f.clauses, cves=f.cves))
+            for host, address, hostname in batch:
+                scan.hosts_done += 1
+                if host is None:
+                    s.add(ScanHost(scan_id=scan_id, address=address, hostname=hostname, up=False, finished_at=now))
+                    continue
+                scan.hosts_up += 1
+                self._record_up(s, scan_id, host, address, hostname, now)
+
+    def _record_up(self, s: Session, scan_id: str, host: HostResult, address: str, hostname: str | None,
+                   now: dt.datetime) -> None:
+        ident = host.identity.to_dict()
+        key = device_key(address, ident)
+        device = s.scalar(select(Device).where(Device.key == key))
+        if device is None:
+            device = Device(key=key, address=address, first_seen=now)
+            s.add(device)
+        device.address = address
+        device.hostname = host.hostname or hostname
+        device.last_seen = now
+        for attr in ("vendor", "model", "firmware", "serial", "mac"):
+            if ident.get(attr):
+                setattr(device, attr, ident[attr])
+        device.kind = ident["kind"]
+        device.confidence = ident["confidence"]
+        s.flush()
+        s.add(ScanHost(scan_id=scan_id, address=address, hostname=host.hostname or hostname, up=True,
+                       device_id=device.id, open_ports=host.open_ports, udp_ports=host.udp_ports,
+                       identity=ident, observations=[o.to_dict() for o in host.observations],
+                       errors=host.errors, checks_run=host.checks_run, finished_at=now))
+        for f in host.findings:
+            s.add(FindingRow(scan_id=scan_id, device_id=device.id, address=f.address, check_id=f.check_id,
+                             severity=f.severity.value, port=f.port, protocol=f.protocol,
+                             evidence=f.evidence, clauses=f.clauses, cves=f.cves))
 
     def list_scans(self, limit: int = 50) -> list[Scan]:
         with self.session() as s:
