@@ -107,3 +107,32 @@ def test_unreadable_database_is_a_clear_error(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open the inventory"):
         Store(f"sqlite:///{bad}")
+
+
+def test_head_constant_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from camaudit.store.db import HEAD, MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD
+
+
+def test_old_database_is_migrated(tmp_path):
+    """A database made by the first release (revision 0001) is brought to the head on open."""
+    from alembic import command
+    from alembic.config import Config
+
+    from camaudit.store.db import HEAD, MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0001")
+    s = Store(url)
+    with s.engine.connect() as c:
+        assert Store._revision(c) == HEAD
+    assert s.attestations() == []

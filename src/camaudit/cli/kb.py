@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from camaudit.knowledge.feeds import MAX_FEED_BYTES, MiB
+MiB = 1024 * 1024
+DEFAULT_MAX_FEED_MIB = 1024  # one NVD JSON file; the feed readers are imported only when used
 
 
 @click.group()
@@ -23,7 +24,7 @@ def kb() -> None:
               help="CISA known_exploited_vulnerabilities.csv.")
 @click.option("--replace", is_flag=True, help="Start from the packaged knowledge instead of merging "
               "with earlier imports.")
-@click.option("--max-feed-mib", type=click.IntRange(1, 16 * 1024), default=MAX_FEED_BYTES // MiB,
+@click.option("--max-feed-mib", type=click.IntRange(1, 16 * 1024), default=DEFAULT_MAX_FEED_MIB,
               show_default=True, help="Refuse an NVD file larger than this (after decompression).")
 def update_cmd(cve_feeds: tuple[Path, ...], kev: Path | None, replace: bool, max_feed_mib: int) -> None:
     """Import feeds into the knowledge overlay; a bad file changes nothing."""
