@@ -136,3 +136,27 @@ def test_old_database_is_migrated(tmp_path):
     with s.engine.connect() as c:
         assert Store._revision(c) == HEAD
     assert s.attestations() == []
+
+
+def test_a_failing_store_stops_the_scan(tmp_path):
+    """Hosts that cannot be checkpointed are not assessed on and on: the scan ends with the
+    store's error and is left resumable."""
+    import asyncio
+
+    from camaudit.engine.api import run_scan
+    from camaudit.engine.options import ScanOptions
+
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    calls = []
+
+    def broken(scan_id, batch):
+        calls.append(len(batch))
+        raise OSError("disk full")
+
+    store.record_hosts = broken
+    opts = ScanOptions(ports=(9,), udp=False, discovery_only=True, connect_timeout=0.2, host_parallelism=4)
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(run_scan(["127.70.0.0/24"], opts, store))
+    assert sum(calls) < 256
+    (scan,) = store.list_scans()
+    assert scan.status == "interrupted"

@@ -120,12 +120,14 @@ class Scanner:
 
         n = max(1, min(self.options.host_parallelism, self.stats.hosts_total or 1))
         writing = asyncio.ensure_future(writer())
+        workers = asyncio.gather(*(worker() for _ in range(n)))
+        # a store that fails stops the scan: assessing hosts that cannot be saved helps nobody
+        writing.add_done_callback(lambda t: workers.cancel() if not t.cancelled() and t.exception() else None)
         try:
-            await asyncio.gather(*(worker() for _ in range(n)))
+            await workers
         finally:
             await done.put(None)
-            if not writing.cancelled():
-                await writing
+            await writing  # re-raises the store's error, if that is what stopped the workers
         self.progress("finish", stats=self.stats)
         return results
 
