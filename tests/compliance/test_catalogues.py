@@ -31,7 +31,6 @@ from camaudit.compliance.catalogue import (
     load_catalogue,
     planned_checks,
 )
-from camaudit.knowledge.checkmeta import packaged_checks
 
 # letters that only Vietnamese spelling produces; an independent list from the loader's
 VIET = set("ăâđêôơư" "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")

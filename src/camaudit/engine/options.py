@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 # Camera ports swept by default: FTP, SSH, Telnet, HTTP(S) and alternates, RTSP, vendor SDK ports.
 DEFAULT_PORTS: tuple[int, ...] = (

@@ -4,10 +4,9 @@ requirement clauses a check bears on is said once, by the catalogues (compliance
 from __future__ import annotations
 
 import functools
-import re
 from importlib import resources
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):

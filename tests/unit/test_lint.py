@@ -1,0 +1,16 @@
+"""Static checks that catch real mistakes (undefined names, unused imports, syntax errors)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ruff_finds_no_errors():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff is a test dependency (pip install -e '.[test]')"
+    r = subprocess.run([ruff, "check", "--no-cache", "--select", "F,E9", "src", "tests", "bench"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
