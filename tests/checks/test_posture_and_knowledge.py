@@ -216,3 +216,17 @@ def test_every_registered_check_has_metadata(kb):
         text = kb.checks.get(check_id)
         assert text.title.vi and text.remediation.en
         assert check.meta.clauses, check_id
+
+
+def test_oem_brands_use_their_makers_knowledge():
+    from camaudit.checks._support import vendor_of
+    from camaudit.model import DeviceKind, HostResult, Identity
+
+    def host(vendor):
+        return HostResult("127.0.0.1", identity=Identity(vendor=vendor, kind=DeviceKind.CAMERA))
+
+    assert vendor_of(host("Amcrest")) == "dahua"
+    assert vendor_of(host("Annke")) == "hikvision"
+    assert vendor_of(host("Hikvision")) == "hikvision"
+    assert vendor_of(host("Axis")) == "axis"
+    assert vendor_of(host(None)) is None

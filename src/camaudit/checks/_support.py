@@ -40,7 +40,16 @@ def knowledge(ctx: CheckContext) -> KnowledgeBase:
 
 
 def vendor_of(host: HostResult) -> str | None:
-    return vendor_key(host.identity.vendor)
+    """The knowledge key of the firmware the host runs: a brand that rebadges another maker's
+    devices (Amcrest, Lorex, IMOU -> Dahua; LTS, Annke -> Hikvision) runs that maker's firmware,
+    so its web APIs, RTSP routes, defaults and vulnerable ranges are the maker's."""
+    return firmware_family(host.identity.vendor)
+
+
+def firmware_family(vendor: str | None) -> str | None:
+    from camaudit.identify import oem_of
+
+    return vendor_key(oem_of(vendor) or vendor)
 
 
 def has_credential(host: HostResult, protocol: str, port: int) -> bool:

@@ -106,7 +106,9 @@ def enrich_calls(vendor: str | None, credential, address: str, timeout: float) -
     c = credential
     tls = c.protocol == "https"
     calls: list[Awaitable[dict]] = []
-    v = (vendor or "").lower()
+    from camaudit.checks._support import firmware_family
+
+    v = firmware_family(vendor) or ""
     if c.protocol in ("http", "https"):
         if v == "hikvision":
             calls.append(p["http"].hikvision_info(address, c.port, c.username, c.password, tls=tls, timeout=timeout))
