@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import re
 import unicodedata
 from enum import Enum
@@ -452,11 +451,6 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:
     """Write the JSON Schemas next to the data (kept in the repository for editors)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, schema in json_schemas().items():
-        path = out_dir / name
-        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
-                        encoding="utf-8")
-        written.append(path)
-    return written
+    from camaudit.knowledge import write_schemas as write
+
+    return write(out_dir, json_schemas())

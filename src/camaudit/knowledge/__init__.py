@@ -181,11 +181,12 @@ def json_schemas() -> dict[str, dict[str, Any]]:
             for name, model in MODELS.items()}
 
 
-def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:
-    """Write the JSON Schemas (kept in the repository so editors can validate the YAML)."""
+def write_schemas(out_dir: Path = SCHEMA_DIR, schemas: dict[str, dict[str, Any]] | None = None) -> list[Path]:
+    """Write JSON Schemas (default: the knowledge files') where they are kept in the repository,
+    so editors can validate the YAML; stable formatting, so a test can compare them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in json_schemas().items():
+    for name, schema in (json_schemas() if schemas is None else schemas).items():
         path = out_dir / name
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
                         encoding="utf-8")
