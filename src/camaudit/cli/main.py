@@ -15,6 +15,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from camaudit import __version__
 
@@ -112,7 +113,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
     from camaudit.knowledge import KnowledgeError
     from camaudit.model import Severity
-    from camaudit.reports import ReportError, format_of
+    from camaudit.reports import ReportError
     from camaudit.scope import Scope, ScopeError, TargetError
     from camaudit.store.db import StoreError
 
@@ -124,9 +125,8 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
             threshold = Severity.parse(fail_on)
         except ValueError as exc:
             fail(f"--fail-on: {exc}")
+    check_reports(reports)
     try:
-        for path in reports:
-            format_of(path)
         port_list = parse_ports(ports) or DEFAULT_PORTS
         extra = parse_ports(add_ports) or ()
         port_list = tuple(sorted(set(port_list) | set(extra)))
@@ -182,19 +182,41 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     sys.exit(EXIT_OK)
 
 
+def check_reports(reports) -> None:
+    """Refuse, before any packet is sent, a report that could not be written (exit 2)."""
+    from camaudit.reports import ReportError, check_report_path
+
+    try:
+        for path in reports:
+            check_report_path(path)
+    except ReportError as exc:
+        fail(str(exc))
+
+
 def _write_reports(doc: dict, reports, lang: str) -> None:
+    """Write every report; one that fails does not stop the others.  Any failure: each one
+    named, then exit 3."""
     from camaudit.engine.api import knowledge
     from camaudit.reports import ReportError, write_report
 
     if not reports:
         return
     kb, _ = knowledge()
+    failed = []
     for path in reports:
         try:
             written = write_report(doc, path, lang=lang, kb=kb)
         except ReportError as exc:
-            fail(str(exc), EXIT_FAILED)
-        err.print(f"report written: [bold]{written}[/]")
+            failed.append(str(exc))
+            continue
+        except MemoryError:
+            failed.append(f"{path}: cannot write report: out of memory")
+            continue
+        err.print(f"report written: [bold]{escape(str(written))}[/]")
+    for message in failed:
+        err.print(f"[bold red]camaudit: error:[/] {escape(message)}", soft_wrap=True)
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 # -- history and inventory ------------------------------------------------------------------
@@ -210,14 +232,9 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @click.option("--db", envvar="CAMAUDIT_DB")
 def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
     """Write reports of a stored scan (default: the last one)."""
-    from camaudit.reports import ReportError, format_of
     from camaudit.store.db import StoreError
 
-    try:
-        for path in reports:
-            format_of(path)
-    except ReportError as exc:
-        fail(str(exc))
+    check_reports(reports)
     from camaudit.reports.document import build
 
     store = open_store(db)
