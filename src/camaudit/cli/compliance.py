@@ -123,7 +123,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     """Record evidence for a clause the network cannot judge, on one device (address or key)."""
     from camaudit.cli.main import err, fail, open_store
     from camaudit.compliance import find_clause
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
     try:
         found = find_clause(clause)
@@ -151,7 +151,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     store = open_store(db)
     try:
         subject = store.device_key_for(target)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     store.add_attestation(subject=subject, clause=canonical, verdict=verdict, by=by, evidence_name=name,
                           evidence_sha256=digest, evidence_size=size, note=note)
@@ -170,13 +170,13 @@ def diff(base, newer, reports, lang, db) -> None:
     from camaudit.cli.main import _write_reports, check_reports, fail, open_store, out
     from camaudit.locale import t
     from camaudit.reports.document import build
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
     check_reports(reports)
     store = open_store(db)
     try:
         base_id, new_id = store.resolve_scan_id(base), store.resolve_scan_id(newer)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     if base_id == new_id:
         fail("diff: the two scans are the same scan")

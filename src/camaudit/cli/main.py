@@ -63,7 +63,21 @@ def open_store(db: str | None):
         fail(str(exc), EXIT_FAILED)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    """The command group; a store failure anywhere below ends as one line and exit 3 (the
+    store maps every database, driver and disk error to StoreError; a bad id is NotFound: 2)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            db = sys.modules.get("camaudit.store.db")
+            if db is None or not isinstance(exc, db.StoreError):
+                raise
+            fail(str(exc), EXIT_USAGE if isinstance(exc, db.NotFound) else EXIT_FAILED)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="camaudit")
 def main() -> None:
     """camaudit — find, identify and assess surveillance cameras, NVRs and DVRs."""
@@ -115,7 +129,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     from camaudit.model import Severity
     from camaudit.reports import ReportError
     from camaudit.scope import Scope, ScopeError, TargetError
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound, StoreError
 
     if not targets and not resume:
         fail("no targets given (e.g. camaudit scan 192.0.2.0/24)")
@@ -150,7 +164,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     if resume:
         try:
             resume = store.resolve_scan_id(resume)
-        except StoreError as exc:
+        except NotFound as exc:
             fail(str(exc))
     from camaudit.cli.progress import ScanProgress
 
@@ -232,7 +246,7 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @click.option("--db", envvar="CAMAUDIT_DB")
 def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
     """Write reports of a stored scan (default: the last one)."""
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
     check_reports(reports)
     from camaudit.reports.document import build
@@ -242,7 +256,7 @@ def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
         base = store.resolve_scan_id(diff_from) if diff_from else None
         doc = build(store, store.resolve_scan_id(scan_id), profile=profile, lang=lang, system=system_name,
                     diff_from=base)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     _write_reports(doc, reports, lang)
 
