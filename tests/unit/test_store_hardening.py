@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from camaudit.model import DeviceKind, Finding, HostResult, Identity, Severity
 from camaudit.store import Store
-from camaudit.store.db import NotFound, ScanBusy, StoreError
+from camaudit.store.db import NotFound, ScanBusy
 from test_store import PG_ADMIN, _pg_available, _start_postgres
 
 CAMAUDIT = [sys.executable, "-m", "camaudit.cli.main"]
