@@ -10,7 +10,8 @@ list and the fleet grow.
 
 Each run is a child process measured by bench/run.py's ``measure`` (wall time, CPU, peak RSS of
 the process tree sampled every 50 ms, never below the kernel's ru_maxrss).  Results: printed, and
-written to bench/results/memory-YYYYMMDD-HHMMSS.{json,md} and bench/results/memory-latest.md.
+written to bench/results/memory-WHAT-YYYYMMDD-HHMMSS.{json,md} and bench/results/memory-WHAT-latest.md
+(WHAT: sweep, pdf, or sweep-pdf).
 
 Run it under the shared lock: ``flock /tmp/camaudit-heavy.lock .venv/bin/python bench/memory.py``.
 Traffic goes only to 127.128.0.0/12 (refused by the scanner's --allow anywhere else).
@@ -230,9 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        (RESULTS / f"memory-{stamp}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        (RESULTS / f"memory-{stamp}.md").write_text(md + "\n")
-        (RESULTS / "memory-latest.md").write_text(md + "\n")
+        what = "-".join(args.what)
+        (RESULTS / f"memory-{what}-{stamp}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        (RESULTS / f"memory-{what}-{stamp}.md").write_text(md + "\n")
+        (RESULTS / f"memory-{what}-latest.md").write_text(md + "\n")
     sweep_ok = doc.get("sweep", {}).get("pass", True)
     return 0 if sweep_ok else 1
 
