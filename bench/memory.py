@@ -73,6 +73,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the sweep resets connections on purpose (SO_LINGER 0): not worth a traceback
+
 
 def plant(port: int) -> list[_Server]:
     servers = []

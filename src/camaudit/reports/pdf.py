@@ -49,7 +49,9 @@ def _html_to_pdf(html: str, identifier: bytes) -> bytes:
     from weasyprint import HTML
 
     # WeasyPrint logs every CSS property it ignores at WARNING; a report run is not the place
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    log = logging.getLogger("weasyprint")
+    if log.level < logging.ERROR:
+        log.setLevel(logging.ERROR)
     return HTML(string=html, base_url=None, url_fetcher=local_only_fetcher()).write_pdf(pdf_identifier=identifier)
 
 
@@ -107,7 +109,11 @@ def render_pdf(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
 
 
 def _render_in_parts(m: dict[str, Any], doc: dict[str, Any], template: Any) -> bytes:
+    """Front, device chunks, back: each laid out alone.  The inventory's links to the device
+    sections cross parts and are dropped by WeasyPrint (its complaint about each is silenced)."""
     from pypdf import PdfReader, PdfWriter
+
+    logging.getLogger("weasyprint").setLevel(logging.CRITICAL)
 
     devices = [*m["video"], *m["others"]]
     with tempfile.TemporaryDirectory(prefix="camaudit-pdf-") as tmp:

@@ -17,7 +17,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -348,7 +348,7 @@ class Store:
         self.record_hosts(scan_id, [(host, address, hostname)])
 
     @_guarded("cannot record hosts in")
-    def record_hosts(self, scan_id: str, batch: list[tuple[HostResult | None, str, str | None]]) -> None:
+    def record_hosts(self, scan_id: str, batch: Sequence[tuple[HostResult | None, str, str | None]]) -> None:
         """Store several hosts in one transaction (all or none: a crash loses only the batch,
         whose hosts a resumed scan assesses again).  Devices are upserted on their key, in key
         order (concurrent scans of the same devices neither collide nor deadlock); a deadlock
@@ -364,7 +364,7 @@ class Store:
                     raise
                 time.sleep(0.05 * (2 ** attempt))
 
-    def _record(self, s: Session, scan_id: str, batch: list[tuple[HostResult | None, str, str | None]]) -> None:
+    def _record(self, s: Session, scan_id: str, batch: Sequence[tuple[HostResult | None, str, str | None]]) -> None:
         now = utcnow()
         if scan_id in self._leases:
             owner, ttl = self._leases[scan_id]
