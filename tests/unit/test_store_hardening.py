@@ -159,6 +159,12 @@ def test_lease_of_a_dead_process_of_this_machine_is_taken_at_once(tmp_path):
     sid = store.create_scan(targets=["x"], options={}, operator="", tool_version="", knowledge_version="",
                             hosts_total=1, owner=owner, ttl=3600)
     store.claim_scan(sid, "me/1/x")  # kill -9 left the lease; resuming need not wait an hour
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # exited, not reaped yet
+    time.sleep(1.0)
+    sid = store.create_scan(targets=["x"], options={}, operator="", tool_version="", knowledge_version="",
+                            hosts_total=1, owner=f"{socket.gethostname()[:120]}/{zombie.pid}/zombie", ttl=3600)
+    store.claim_scan(sid, "me/1/x")
+    zombie.wait()
     store.close()
 
 

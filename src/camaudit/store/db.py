@@ -80,7 +80,11 @@ def _owner_is_dead(owner: str | None) -> bool:
         return True
     except OSError:
         return False
-    return False
+    try:  # a killed process its parent has not reaped yet is a zombie: dead too
+        stat = Path(f"/proc/{parts[1]}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _one_line(exc: BaseException) -> str:
