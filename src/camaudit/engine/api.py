@@ -14,7 +14,7 @@ from camaudit.engine.options import ScanOptions
 from camaudit.engine.scanner import Progress, Scanner
 from camaudit.scope import Scope, TargetSet, parse_targets
 from camaudit.store import Store
-from camaudit.store.db import LEASE_TTL, StoreError, lease_owner
+from camaudit.store.db import LEASE_TTL, ScanBusy, StoreError, lease_owner
 
 
 def options_from_dict(data: dict[str, Any]) -> ScanOptions:
@@ -68,8 +68,10 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
     keeper = asyncio.ensure_future(_keep_lease(store, scan_id, owner))
     try:
         await scanner.run(target_set, scan_id=scan_id, skip=skip)
-    except BaseException:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
+    except BaseException as exc:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
         keeper.cancel()
+        if isinstance(exc, ScanBusy):  # the scan is someone else's now: leave its status alone
+            raise
         try:
             store.set_status(scan_id, "interrupted")
         finally:
