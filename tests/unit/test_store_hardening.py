@@ -151,6 +151,21 @@ def test_lease_claim_renew_release(url):
     b.close()
 
 
+def test_progress_renews_the_lease(tmp_path):
+    a, b = Store(f"sqlite:///{tmp_path / 'p.sqlite'}"), Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    sid = a.create_scan(targets=["x"], options={}, operator="", tool_version="", knowledge_version="",
+                        hosts_total=9, owner="host-a/1/aaaa", ttl=1.5)
+    for i in range(3):
+        time.sleep(0.8)
+        a.record_hosts(sid, [(None, f"127.73.0.{i}", None)])  # each checkpoint renews
+    with pytest.raises(ScanBusy):  # 2.4 s after the claim, 0 s after the last renewal
+        b.claim_scan(sid, "host-b/2/bbbb")
+    time.sleep(1.7)
+    b.claim_scan(sid, "host-b/2/bbbb")  # no progress for longer than the lease: taken over
+    a.close()
+    b.close()
+
+
 def test_lease_of_a_dead_process_of_this_machine_is_taken_at_once(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'l.sqlite'}")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
