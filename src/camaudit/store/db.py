@@ -393,8 +393,10 @@ class Store:
             s.execute(insert(ScanHost), hosts)
         if findings:
             s.execute(insert(FindingRow), findings)
-        s.execute(update(Scan).where(Scan.id == scan_id)
-                  .values(hosts_done=Scan.hosts_done + len(batch), hosts_up=Scan.hosts_up + len(up)))
+        res = s.execute(update(Scan).where(Scan.id == scan_id)
+                        .values(hosts_done=Scan.hosts_done + len(batch), hosts_up=Scan.hosts_up + len(up)))
+        if res.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotFound(f"no scan with id {scan_id!r}")
 
     def _upsert_device(self, s: Session, host: HostResult, address: str, hostname: str | None,
                        ident: dict[str, Any], now: dt.datetime) -> int:
