@@ -10,14 +10,16 @@ applies on a scan's date.  Periods of one role never overlap; a period without `
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from camaudit.compliance.catalogue import DATA_DIR, SCHEMA_DIR, Localised, _load, _Strict
+from camaudit.compliance.catalogue import DATA_DIR, Localised, _load, _Strict
 
 AUTHORITIES_FILE = "authorities.yaml"
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -63,7 +65,7 @@ class Role(_Strict):
     @model_validator(mode="after")
     def _no_overlap(self) -> Role:
         spans = sorted(self.holders, key=lambda h: h.valid_from or dt.date.min)
-        for a, b in zip(spans, spans[1:], strict=False):
+        for a, b in itertools.pairwise(spans):
             if a.until is None or (b.valid_from is not None and b.valid_from <= a.until):
                 raise ValueError(f"role {self.id}: holders' periods overlap")
         return self
@@ -109,7 +111,7 @@ class Situation:
     basis: tuple[str, ...]
     roles: tuple[tuple[str, str, str], ...]  # (role id, role title, holder name)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"as_of": self.day.isoformat(), "legal_basis": list(self.basis),
                 "authorities": [{"role": r, "title": t, "name": n} for r, t, n in self.roles]}
 
@@ -137,9 +139,3 @@ def situation(day: dt.date, lang: str, data: Authorities | None = None) -> Situa
             roles.append((r.id, getattr(r.title, lang), getattr(h.name, lang)))
     return Situation(day, basis, tuple(roles))
 
-
-def json_schema() -> dict[str, object]:
-    return Authorities.model_json_schema()
-
-
-SCHEMA_FILE = SCHEMA_DIR / "authorities.schema.json"

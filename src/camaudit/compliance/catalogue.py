@@ -43,10 +43,12 @@ from pydantic import (
     model_validator,
 )
 
+from camaudit.compliance.profiles import CATALOGUES
 from camaudit.knowledge import KnowledgeError, load_model
 from camaudit.knowledge.checkmeta import packaged_checks
 
-CATALOGUES: tuple[str, ...] = ("qcvn11-2026-bca", "qcvn135", "qd724", "etsi303645")
+__all__ = ["CATALOGUES", "Catalogue", "CatalogueError", "Clause", "Group", "load_all", "load_catalogue"]
+
 DATA_DIR = Path(__file__).parent / "catalogues"
 SCHEMA_DIR = Path(__file__).parent / "schema"
 PLANNED_FILE = "planned_checks.yaml"
@@ -479,9 +481,12 @@ def find_clause(ref: str, catalogues: dict[str, Catalogue] | None = None) -> Cla
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of the catalogue files and the planned-checks file."""
+    """JSON Schema of the catalogue files, the planned-checks file and the authorities file."""
+    from camaudit.compliance.authorities import Authorities
+
     return {"catalogue.schema.json": Catalogue.model_json_schema(),
-            "planned_checks.schema.json": PlannedChecks.model_json_schema()}
+            "planned_checks.schema.json": PlannedChecks.model_json_schema(),
+            "authorities.schema.json": Authorities.model_json_schema()}
 
 
 def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:
