@@ -27,11 +27,21 @@ def roles_by_catalogue(comp: dict[str, Any]) -> dict[str, str]:
     return {c["id"]: role_of(c) for c in comp.get("catalogues", [])}
 
 
+def headline_score(part: dict[str, Any]) -> dict[str, Any]:
+    """The score a report puts forward for a device or the system: the binding regulation's when
+    the judgement has one (recommendations never raise or lower it), else the overall score."""
+    binding = (part.get("scores") or {}).get("binding")
+    return binding if binding is not None else part["score"]
+
+
 def regulation_line(c: dict[str, Any], cat: dict[str, str], lang: str) -> str:
     """'QCVN 11:2026/BCA — issued with Circular … by …; in force (since …)' for one catalogue head."""
     parts = [c["code"]]
-    if c.get("instrument"):
-        parts.append(cat["reg_issued_by"].format(instrument=c["instrument"], issuer=c.get("issuer") or ""))
+    instrument = c.get("instrument")
+    if instrument and c["code"] in instrument:  # a decision that is its own instrument
+        parts = [instrument, cat["reg_by"].format(issuer=c.get("issuer") or "")]
+    elif instrument:
+        parts.append(cat["reg_issued_by"].format(instrument=instrument, issuer=c.get("issuer") or ""))
     status = c.get("status") or "recommended"
     sup = c.get("superseded_by") or {}
     parts.append(cat[f"reg_status_{status}"].format(since=_day(c.get("in_force_from"), lang),

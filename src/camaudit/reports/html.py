@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from camaudit.locale import catalogue
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
-from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, regulation_line
+from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, headline_score, regulation_line
 from camaudit.reports.remediation import VIDEO_KINDS, build_plan, device_name
 
 SEV_COLOURS = {"critical": "#7b0d1e", "high": "#c0392b", "medium": "#d68910", "low": "#2e86c1", "info": "#7f8c8d"}
@@ -53,6 +53,7 @@ def _css_string(text: str) -> Markup:
 
 _env.filters["evidence_items"] = _evidence_items
 _env.filters["css_string"] = _css_string
+_env.filters["headline"] = headline_score
 
 
 def day(iso: str | None) -> dt.date | None:

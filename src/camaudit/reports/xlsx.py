@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from camaudit.locale import catalogue
 from camaudit.reports import _cell
+from camaudit.reports.compliance_view import headline_score
 from camaudit.reports.html import SEV_COLOURS, SEVERITIES, STATUS_COLOURS, page_model
 from camaudit.reports.remediation import device_name
 
@@ -101,7 +102,7 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
         rows += [[label, line] for label, line in m["cover"]["regulations"]]
         rows.append([cat["cover_as_of"], comp.get("as_of")])
         rows += [[title, name] for title, name in m["cover"]["authorities"]]
-        rows.append([cat["compliance"], comp["system"]["score"]["compliance"]])
+        rows.append([cat["compliance"], headline_score(comp["system"])["compliance"]])
     rows += [[cat["exec_summary"], line] for line in m["exec_lines"]]
     rows += [[f"{cat['exec_first']} {i}", s.title] for i, s in enumerate(m["first"], 1)]
     ws = _sheet(wb, "Summary", [cat["item"], cat["value"]], rows, wrap=(1,))
@@ -118,7 +119,7 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
              d["identity"].get("serial"), d["identity"].get("mac"), d["identity"].get("confidence"),
              ", ".join(map(str, d["open_ports"])), ", ".join(map(str, d["udp_ports"])),
              *[sum(1 for f in d["findings"] if f["severity"] == s) for s in SEVERITIES],
-             verdicts[d["address"]]["score"]["compliance"] if d["address"] in verdicts else None]
+             headline_score(verdicts[d["address"]])["compliance"] if d["address"] in verdicts else None]
             for d in doc["devices"]), formats={8: "0%", 16: "0%"})
 
     _sheet(wb, "Findings",
