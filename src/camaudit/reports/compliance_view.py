@@ -11,6 +11,10 @@ from camaudit.compliance.authorities import situation
 from camaudit.compliance.verdicts import ROLES, scan_day
 
 
+# the authority roles a cover names (the others are in the JSON context and the workbook)
+COVER_ROLES = ("network-security-authority", "provincial-network-security")
+
+
 def _day(iso: str | None, lang: str) -> str:
     if not iso:
         return "—"
@@ -61,7 +65,7 @@ def cover_model(doc: dict[str, Any], lang: str, cat: dict[str, str]) -> dict[str
                         for role in ROLES for c in by_role[role]],
         "by_role": [(role, by_role[role]) for role in ROLES if by_role[role]],
         "role_of": roles_by_catalogue(comp),
-        "authorities": [(a["title"], a["name"]) for a in context["authorities"] if a["role"] != "local-government"],
+        "authorities": [(a["title"], a["name"]) for a in context["authorities"] if a["role"] in COVER_ROLES],
     }
 
 

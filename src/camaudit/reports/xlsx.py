@@ -101,7 +101,7 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
         rows.append([cat["profile"], "; ".join(f"{c['code']} ({c['version']})" for c in comp["catalogues"])])
         rows += [[label, line] for label, line in m["cover"]["regulations"]]
         rows.append([cat["cover_as_of"], comp.get("as_of")])
-        rows += [[title, name] for title, name in m["cover"]["authorities"]]
+        rows += [[a["title"], a["name"]] for a in comp.get("context", {}).get("authorities", [])]
         rows.append([cat["compliance"], headline_score(comp["system"])["compliance"]])
     rows += [[cat["exec_summary"], line] for line in m["exec_lines"]]
     rows += [[f"{cat['exec_first']} {i}", s.title] for i, s in enumerate(m["first"], 1)]
