@@ -86,25 +86,24 @@ def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusi
     """Acceptance test of ONE camera before purchase: every check, then a verdict per clause.
 
     Exit 0 when no clause fails, 1 when one does, 2 on bad input."""
-    from camaudit.cli.main import DEFAULT_DENIED, _write_reports, err, fail, open_store, out, parse_ports
+    from camaudit.cli.main import (DEFAULT_DENIED, _write_reports, check_reports, err, fail, open_store, out,
+                                   parse_ports)
     from camaudit.cli.progress import ScanProgress
     from camaudit.engine.api import run_scan
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
     from camaudit.locale import t
-    from camaudit.reports import ReportError, format_of
     from camaudit.reports.document import build
     from camaudit.scope import Scope, ScopeError, TargetError, parse_targets
 
+    check_reports(reports)
     try:
-        for path in reports:
-            format_of(path)
         targets = parse_targets([target])
         if len(targets) != 1:
             raise TargetError(f"an acceptance test takes one device; {target!r} is {len(targets)} addresses")
         env_allow = [a for a in os.environ.get("CAMAUDIT_ALLOW", "").split(",") if a.strip()]
         scope = Scope.parse(list(allow) + env_allow, DEFAULT_DENIED)
         port_list = parse_ports(ports) or DEFAULT_PORTS
-    except (ReportError, TargetError, click.BadParameter) as exc:
+    except (TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))
     options = ScanOptions(ports=port_list, timeout=timeout, all_hosts=True, intrusive=tuple(intrusive),
                           operator=operator, organisation=organisation, host_concurrency=2)
@@ -148,7 +147,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     """Record evidence for a clause the network cannot judge, on one device (address or key)."""
     from camaudit.cli.main import err, fail, open_store
     from camaudit.compliance import find_clause
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
     try:
         found = find_clause(clause)
@@ -176,7 +175,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     store = open_store(db)
     try:
         subject = store.device_key_for(target)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     store.add_attestation(subject=subject, clause=canonical, verdict=verdict, by=by, evidence_name=name,
                           evidence_sha256=digest, evidence_size=size, note=note)
@@ -192,21 +191,16 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
 @click.option("--db", envvar="CAMAUDIT_DB")
 def diff(base, newer, reports, lang, db) -> None:
     """Compare two scans: new, fixed and persisting findings (NEWER defaults to the last scan)."""
-    from camaudit.cli.main import _write_reports, fail, open_store, out
+    from camaudit.cli.main import _write_reports, check_reports, fail, open_store, out
     from camaudit.locale import t
-    from camaudit.reports import ReportError, format_of
     from camaudit.reports.document import build
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
-    try:
-        for path in reports:
-            format_of(path)
-    except ReportError as exc:
-        fail(str(exc))
+    check_reports(reports)
     store = open_store(db)
     try:
         base_id, new_id = store.resolve_scan_id(base), store.resolve_scan_id(newer)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     if base_id == new_id:
         fail("diff: the two scans are the same scan")
