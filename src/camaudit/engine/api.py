@@ -12,7 +12,7 @@ from typing import Any
 from camaudit import __version__
 from camaudit.engine.options import ScanOptions
 from camaudit.engine.scanner import Progress, Scanner
-from camaudit.scope import Scope, TargetSet, parse_targets
+from camaudit.scope import Scope, TargetSet, guarding, parse_targets
 from camaudit.store import Store
 
 
@@ -43,9 +43,9 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         record = store.get_scan(resume)
         targets = list(record.targets)
         options = options_from_dict(record.options)
-    target_set: TargetSet = parse_targets(targets)
-    if scope is not None:
-        scope.check(target_set)
+    target_set: TargetSet = parse_targets(targets, resolve=options.resolve)
+    scope = scope or Scope()  # the built-in refusals hold even when no scope is given
+    scope.check(target_set)
     kb, kb_version = knowledge()
     scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
     if resume:
@@ -58,7 +58,8 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
                                     hosts_total=len(target_set))
         skip = set()
     try:
-        await scanner.run(target_set, scan_id=scan_id, skip=skip)
+        with guarding(scope, target_set):  # every connection of the scan passes this gate
+            await scanner.run(target_set, scan_id=scan_id, skip=skip)
     except BaseException:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
         store.set_status(scan_id, "interrupted")
         raise

@@ -19,6 +19,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from camaudit.model import Observation
 from camaudit.protocols._net import classify
+from camaudit.scope import admit
 
 VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -64,6 +65,7 @@ def untestable_versions() -> list[str]:
 
 async def _handshake(address: str, port: int, ctx: ssl.SSLContext,
                      timeout: float) -> ssl.SSLObject:
+    address = admit(address)
     async with asyncio.timeout(timeout):
         _, writer = await asyncio.open_connection(address, port, ssl=ctx,
                                                   ssl_handshake_timeout=timeout)
