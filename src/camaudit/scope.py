@@ -95,7 +95,7 @@ def parse_address(text: str) -> IPAddress:
             return ipaddress.IPv4Address(socket.inet_aton(t))
         except OSError:
             pass
-    raise ValueError(f"not an IP address: {text!r}")
+    raise ValueError(f"not an IP address: {_shown(text)}")
 
 
 def _canonical_net(net: IPNetwork) -> IPNetwork:
@@ -137,7 +137,7 @@ def parse_network(text: str, where: str) -> IPNetwork:
         addr = ipaddress.ip_address(addr_text.strip("[]"))
         net = ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
     except ValueError:
-        raise TargetError(f"{where}: not an address, network, range or host name: {text!r}") from None
+        raise TargetError(f"{where}: not an address, network, range or host name: {_shown(text)}") from None
     if net.network_address != addr:
         raise TargetError(f"{where}: {t} has host bits set: the network is {net} "
                           f"({net.network_address}-{net.broadcast_address}); write that, or the "
@@ -225,25 +225,30 @@ def _parse_one(token: str, where: str, resolve: bool) -> list[Span]:
         except TargetError:
             raise
         except ValueError:
-            raise TargetError(f"{where}: not an address, network, range or host name: {text!r}") from None
+            raise TargetError(f"{where}: not an address, network, range or host name: {_shown(text)}") from None
         if type(first) is not type(last):
-            raise TargetError(f"{where}: range {text!r} mixes IPv4 and IPv6")
+            raise TargetError(f"{where}: range {_shown(text)} mixes IPv4 and IPv6")
         if int(last) < int(first):
-            raise TargetError(f"{where}: range {text!r} ends before it starts")
+            raise TargetError(f"{where}: range {_shown(text)} ends before it starts")
         return _normalised(first, last, text)
     if looks_like_hostname(text):
         if not resolve:
-            raise TargetError(f"{where}: {text!r} is a host name and host names are not resolved here "
+            raise TargetError(f"{where}: {_shown(text)} is a host name and host names are not resolved here "
                               "(--no-resolve); give its address")
         try:
             infos = socket.getaddrinfo(text, None, proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as gai:
             reason = gai.strerror if isinstance(gai, socket.gaierror) else "not a valid name"
-            raise TargetError(f"{where}: cannot resolve host name {text!r}: {reason}") from None
+            raise TargetError(f"{where}: cannot resolve host name {_shown(text)}: {reason}") from None
         addr = parse_address(str(infos[0][4][0]).split("%", 1)[0])  # the scope check sees this
         return _normalised(addr, addr, text, hostname=text)
     hint = " (nor an existing file)" if os.sep in text else ""
-    raise TargetError(f"{where}: not an address, network, range or host name{hint}: {text!r}")
+    raise TargetError(f"{where}: not an address, network, range or host name{hint}: {_shown(text)}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """What the user wrote, quoted, cut for a one-line message."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def looks_like_hostname(text: str) -> bool:

@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from camaudit.model import Observation
 from camaudit.protocols._net import classify
-from camaudit.scope import admit
+from camaudit.scope import ScopeError, admit
 
 VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -128,6 +128,11 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
     """One handshake: negotiated version and cipher plus the certificate's facts."""
     obs = Observation(address, port, "tls")
     try:
+        address = admit(address)
+    except ScopeError as exc:
+        obs.error, obs.raw = "out-of-scope", str(exc)[:200]
+        return obs
+    try:
         obj = await _handshake(address, port, client_context(), timeout)
         cipher = obj.cipher()
         obs.fields["tls.version"] = obj.version() or ""
@@ -158,7 +163,7 @@ async def supported_versions(address: str, port: int, *, timeout: float) -> list
         left = deadline - loop.time()
         if name in skip or left <= 0:
             continue
-        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, asyncio.TimeoutError):
+        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, ValueError):  # ScopeError
             obj = await _handshake(address, port, client_context(ver), left)
             if obj.version() == name:
                 out.append(name)
