@@ -10,7 +10,10 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
+from camaudit.cli.listing import text
+from camaudit.cli.options import TIMEOUT, scope_values
 from camaudit.cli.progress import SEV_STYLE
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "attestation": "yellow", "not_tested": "dim", "na": "dim"}
@@ -32,7 +35,7 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
     from camaudit.locale import t
 
     for dev in compliance["devices"]:
-        table = Table(title=f"{dev['address']} — {dev.get('vendor') or '?'} {dev.get('model') or ''}",
+        table = Table(title=Text(text(f"{dev['address']} — {dev.get('vendor') or '?'} {dev.get('model') or ''}")),
                       expand=True)
         table.add_column(t(lang, "verdict"), no_wrap=True)
         table.add_column(t(lang, "clause_title"), ratio=3)
@@ -42,8 +45,8 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
             ran = [c for c in v["checks"] if c in dev.get("checks_run", ())]
             basis = ", ".join(sorted({f["check_id"] for f in v["findings"]})) if v["findings"] else (
                 "✓ " + ", ".join(ran) if ran else "")
-            table.add_row(f"[{VERDICT_STYLE[st]}]{t(lang, 'verdict_' + st)}[/]",
-                          f"{v['title']}\n[dim]{v['clause']}[/]", basis)
+            table.add_row(Text(t(lang, 'verdict_' + st), style=VERDICT_STYLE[st]),
+                          Text.assemble(text(v["title"]), "\n", (text(v["clause"]), "dim")), text(basis))
         console.print(table)
         sc = dev["score"]
         console.print(" · ".join(f"{t(lang, 'verdict_' + s)}: {sc[s]}" for s in compliance["statuses"])
@@ -58,8 +61,9 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
               help="Acceptance report(s): .pdf .html .xlsx .json .csv. Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("-p", "--ports", help="TCP ports (default: the camera ports plus common alternates).")
-@click.option("--allow", multiple=True, help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
-@click.option("--timeout", type=float, default=5.0, show_default=True)
+@click.option("--allow", multiple=True, callback=scope_values,
+              help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
+@click.option("--timeout", type=TIMEOUT, default=5.0, show_default=True)
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
 @click.option("--operator", default=lambda: os.environ.get("CAMAUDIT_OPERATOR") or os.environ.get("USER", ""))
 @click.option("--organisation", envvar="CAMAUDIT_ORGANISATION", default="", help="The agency buying (report cover).")
@@ -102,11 +106,11 @@ def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, ope
     doc = build(store, scan_id, profile=profile, lang=lang, system=target)
     doc["acceptance"] = {"target": target, "profile": profile, **acceptance_decision(doc["compliance"])}
     if not doc["compliance"]["devices"]:
-        err.print(f"[yellow]{t(lang, 'acceptance_no_device')}[/]")
+        err.print(Text(t(lang, "acceptance_no_device"), style="yellow"))
     print_clause_table(out, doc["compliance"], lang)
     decision = doc["acceptance"]["decision"]
     style = {"conforms": "bold green", "conforms_pending_evidence": "bold yellow"}.get(decision, "bold red")
-    out.print(f"[{style}]{t(lang, 'decision_' + decision)}[/]")
+    out.print(Text(t(lang, "decision_" + decision), style=style))
     _write_reports(doc, reports, lang)
     sys.exit(1 if doc["acceptance"]["fail"] or decision == "not_a_camera" else 0)
 
@@ -193,8 +197,8 @@ def diff(base, newer, reports, lang, db) -> None:
         for col in ("address", "severity", "check", "port", "cves"):
             table.add_column(t(lang, col))
         for r in d[part]:
-            table.add_row(r["address"], f"[{SEV_STYLE[r['severity']]}]{t(lang, r['severity'])}[/]", r["check_id"],
-                          f"{r['protocol'] or ''}:{r['port'] or ''}".strip(":"), " ".join(r["cves"]))
+            table.add_row(text(r["address"]), Text(t(lang, r["severity"]), style=SEV_STYLE[r["severity"]]),
+                          r["check_id"], f"{r['protocol'] or ''}:{r['port'] or ''}".strip(":"), " ".join(r["cves"]))
         if d[part]:
             out.print(table)
         else:

@@ -6,6 +6,8 @@ The command line, the demo, the benchmark and (later) the Celery workers all com
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from dataclasses import fields
 from typing import Any
 
@@ -61,10 +63,23 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         with guarding(scope, target_set):  # every connection of the scan passes this gate
             await scanner.run(target_set, scan_id=scan_id, skip=skip)
     except BaseException:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
-        store.set_status(scan_id, "interrupted")
+        _record_status(store, scan_id, "interrupted")
         raise
-    store.set_status(scan_id, "finished")
+    _record_status(store, scan_id, "finished")
     return scan_id
+
+
+def _record_status(store: Store, scan_id: str, status: str) -> None:
+    """Write the scan's status with SIGINT/SIGTERM held back: a second Ctrl-C during the write
+    must not leave the scan "running" (the signal is delivered right after)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if block else None
+    try:
+        store.set_status(scan_id, status)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def scan(targets: list[str], options: ScanOptions | None = None, store: Store | None = None, **kw) -> dict:
