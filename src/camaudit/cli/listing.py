@@ -47,8 +47,8 @@ def emit(console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]
     plain).  ``short`` cuts those columns to that many characters in the table only."""
     fmt = fmt or ("table" if console.is_terminal else "plain")
     if fmt == "json":
-        console.out(json.dumps([{c: r.get(c) for c in columns} for r in rows], ensure_ascii=False,
-                               indent=2, default=str), highlight=False)
+        _write(console, json.dumps([{c: r.get(c) for c in columns} for r in rows], ensure_ascii=False,
+                                   indent=2, default=str))
         return
     if fmt == "csv":
         buf = io.StringIO()
@@ -56,13 +56,13 @@ def emit(console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]
         w.writerow(columns)
         for r in rows:
             w.writerow([_csv_value(r.get(c)) for c in columns])
-        console.out(buf.getvalue().rstrip("\n"), highlight=False)
+        _write(console, buf.getvalue().rstrip("\n"))
         return
     if fmt == "plain":
         lines = ["\t".join(columns)]
         for r in rows:
             lines.append("\t".join(_plain_value(r.get(c)) for c in columns))
-        console.out("\n".join(lines), highlight=False)
+        _write(console, "\n".join(lines))
         return
     table = Table(*columns, title=Text(text(title)) if title else None)
     for r in rows:
@@ -71,6 +71,12 @@ def emit(console: Console, columns: Sequence[str], rows: Sequence[dict[str, Any]
             values = [v[: short[c]] if c in short else v for c, v in zip(columns, values, strict=True)]
         table.add_row(*(Text(v) for v in values))
     console.print(table)
+
+
+def _write(console: Console, data: str) -> None:
+    """As is: no wrapping, no tab expansion, no markup or emoji codes."""
+    console.file.write(data + "\n")
+    console.file.flush()
 
 
 def _join(value: Any) -> str:

@@ -96,7 +96,7 @@ class Response:
     def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8", errors="replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # 64 KiB of "[[[[": too deep, not a crash
             raise ProbeError("malformed", "body is not JSON") from exc
 
 
