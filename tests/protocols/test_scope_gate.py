@@ -76,6 +76,8 @@ async def test_every_tcp_client_refuses_a_denied_address_in_any_spelling():
                     assert obs and all(o.error == "out-of-scope" for o in obs), obs
                 login = await http.try_login(spelling, p, "admin", "admin", path="/", timeout=2)
                 assert login.detail == "out-of-scope", login
+                login = await ssh.try_login(spelling, p, "root", "root", timeout=2)  # asyncssh's own socket
+                assert login.detail == "out-of-scope", login
         assert dev.connections == 0 and dev.requests == []
 
 
