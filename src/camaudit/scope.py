@@ -170,7 +170,7 @@ class Span:
             yield cls(n)
 
     def networks(self) -> Iterator[IPNetwork]:
-        return ipaddress.summarize_address_range(self.first, self.last)  # type: ignore[arg-type]
+        return ipaddress.summarize_address_range(self.first, self.last)
 
 
 def _normalised(first: IPAddress, last: IPAddress, source: str, hostname: str | None = None) -> list[Span]:
@@ -407,7 +407,7 @@ class Scope:
     def _denied_by(self, net: IPNetwork) -> IPNetwork | None:
         for view in _embedded(net):
             for rule, dv in self._deny_views:
-                if view.version == dv.version and view.overlaps(dv):  # type: ignore[arg-type]
+                if view.version == dv.version and view.overlaps(dv):
                     return rule
         return None
 

@@ -43,7 +43,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 class _Group(click.Group):
     """Usage errors (a bad option value, a missing argument) as one line and exit 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
             rv = super().main(*args, **kwargs)

@@ -24,7 +24,8 @@ class Number(click.ParamType):
         self.name = "seconds" if meaning == "seconds" else kind.__name__
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, self.kind) and not isinstance(value, bool):
+        number: float
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = value
         else:
             text = str(value).strip()

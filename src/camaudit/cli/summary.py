@@ -41,6 +41,6 @@ def print_summary(console: Console, doc: dict, lang: str) -> None:
                       cell(ident.get("firmware") or "—"), cell(",".join(map(str, d["open_ports"]))), counts)
     console.print(table)
     s = doc["summary"]
-    counts = ", ".join(f"{t[k]}: {v}" for k, v in s["findings"].items() if v) or t["no_findings"]
+    totals = ", ".join(f"{t[k]}: {v}" for k, v in s["findings"].items() if v) or t["no_findings"]
     console.print(f"{t['hosts_swept']}: {s['hosts_swept']} · {t['hosts_up']}: {s['hosts_up']} · "
-                  f"{t['video_devices']}: {s['video_devices']} · {t['findings']}: {counts}")
+                  f"{t['video_devices']}: {s['video_devices']} · {t['findings']}: {totals}")

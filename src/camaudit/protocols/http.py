@@ -42,7 +42,7 @@ try:  # Brotli >= 1.2 can bound its output; without it a br body is kept as sent
 
     _BROTLI_BOUNDED = "output_buffer_limit" in (_brotli.Decompressor.process.__doc__ or "")
 except ImportError:  # pragma: no cover - brotli comes with httpx[brotli]
-    _brotli = None  # type: ignore[assignment]
+    _brotli = None
     _BROTLI_BOUNDED = False
 
 BODY_KEEP = 2048  # characters of body kept in http.body
