@@ -83,6 +83,12 @@ def parse_address(text: str) -> IPAddress:
 
     ``[::1]``, ``::ffff:127.0.0.1``, ``127.1``, ``0x7f.0.0.1``, ``2130706433`` and
     ``0177.0.0.1`` (inet_aton's octal) are all accepted.  ValueError when it is not an address."""
+    try:  # fast path, asked before every connection: a dotted quad already in canonical form
+        packed = socket.inet_pton(socket.AF_INET, text)
+        if socket.inet_ntop(socket.AF_INET, packed) == text:
+            return ipaddress.IPv4Address(packed)
+    except (OSError, TypeError, ValueError):
+        pass
     t = text.strip()
     if t.startswith("[") and t.endswith("]"):
         t = t[1:-1]
@@ -392,6 +398,9 @@ class Scope:
         self.denied = [_canonical_net(n) for n in self.denied]
         views = [(d, v) for d in list(self.denied) + list(BUILTIN_REFUSED) for v in _embedded(d)]
         self._deny_views: list[tuple[IPNetwork, IPNetwork]] = views
+        # the same rules as integer ranges, for ``admit`` (asked before every connection)
+        self._deny_ranges = [(v.version, int(v.network_address), int(v.broadcast_address), d) for d, v in views]
+        self._allow_ranges = [(a.version, int(a.network_address), int(a.broadcast_address)) for a in self.allowed]
 
     @classmethod
     def parse(cls, allowed: Iterable[str] = (), denied: Iterable[str] = ()) -> "Scope":
@@ -432,11 +441,18 @@ class Scope:
             ip = canonical(address) if not isinstance(address, str) else parse_address(address)
         except ValueError:
             raise ScopeError(f"{str(address)[:80]!r} is not an address: refused") from None
-        net = ipaddress.ip_network(ip)
-        rule = self._denied_by(net)
-        if rule is not None:
-            raise ScopeError(f"{ip} is in denied network {rule}: refused")
-        if not self._allows(net):
+        n, version = int(ip), ip.version
+        seen = [(version, n)]
+        if version == 6:  # the IPv4 address a translator would reach (mapped/compatible: canonical)
+            if n >> 32 == int(_NAT64.network_address) >> 32:
+                seen.append((4, n & 0xFFFFFFFF))
+            if n >> 112 == 0x2002:
+                seen.append((4, (n >> 80) & 0xFFFFFFFF))
+        for v, lo, hi, rule in self._deny_ranges:
+            for sv, sn in seen:
+                if sv == v and lo <= sn <= hi:
+                    raise ScopeError(f"{ip} is in denied network {rule}: refused")
+        if self._allow_ranges and not any(v == version and lo <= n <= hi for v, lo, hi in self._allow_ranges):
             raise ScopeError(f"{ip} is outside the allowed scope: refused")
         return ip
 
