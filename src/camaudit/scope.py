@@ -408,7 +408,10 @@ class Scope:
             out = []
             for v in values:
                 for tok in v.replace(",", " ").split():
-                    out.append(parse_network(tok if "/" in tok else _host_net(tok), what))
+                    net = tok if "/" in tok else _host_net(tok)
+                    if net is None:
+                        raise TargetError(f"{what}: not a network: {_shown(tok)}")
+                    out.append(parse_network(net, what))
             return out
 
         return cls(nets(allowed, "allowed scope"), nets(denied, "denied scope"))
@@ -457,12 +460,12 @@ class Scope:
         return ip
 
 
-def _host_net(token: str) -> str:
-    """A bare address in --allow/--deny is its /32 (/128), in any spelling."""
+def _host_net(token: str) -> str | None:
+    """A bare address in --allow/--deny is its /32 (/128), in any spelling; None if not one."""
     try:
         ip = parse_address(token)
     except ValueError:
-        return token + "/"  # parse_network names it
+        return None
     return f"{ip}/{ip.max_prefixlen}"
 
 
