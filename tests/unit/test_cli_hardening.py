@@ -66,6 +66,11 @@ def test_bad_option_values_exit_2_with_one_line(args, words, tmp_path):
     assert words in one_line(r), r.stderr
 
 
+def test_an_empty_allow_from_the_environment_is_refused(tmp_path):
+    r = run("scan", "127.72.2.1", "--no-udp", "-q", tmp_path=tmp_path, CAMAUDIT_ALLOW=" , ")
+    assert r.returncode == 2 and "names no network" in one_line(r)
+
+
 def test_assess_timeout_is_checked_the_same_way(tmp_path):
     r = run("assess", "127.72.2.1", "--timeout", "nan", tmp_path=tmp_path)
     assert r.returncode == 2 and "not a finite number" in one_line(r)

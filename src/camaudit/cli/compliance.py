@@ -14,6 +14,7 @@ from rich.text import Text
 
 from camaudit.cli.listing import text
 from camaudit.cli.options import TIMEOUT, scope_values
+from camaudit.cli.options import env_allow as env_allow_values
 from camaudit.cli.progress import SEV_STYLE
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "attestation": "yellow", "not_tested": "dim", "na": "dim"}
@@ -89,7 +90,7 @@ def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, ope
         targets = parse_targets([target])
         if len(targets) != 1:
             raise TargetError(f"an acceptance test takes one device; {target!r} is {len(targets)} addresses")
-        env_allow = [a for a in os.environ.get("CAMAUDIT_ALLOW", "").split(",") if a.strip()]
+        env_allow = env_allow_values()
         scope = Scope.parse(list(allow) + env_allow, DEFAULT_DENIED)
         port_list = parse_ports(ports) or DEFAULT_PORTS
     except (ReportError, TargetError, click.BadParameter) as exc:

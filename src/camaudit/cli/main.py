@@ -166,7 +166,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
         port_list = parse_ports(ports) or DEFAULT_PORTS
         extra = parse_ports(add_ports) or ()
         port_list = tuple(sorted(set(port_list) | set(extra)))
-        env_allow = [a for a in os.environ.get("CAMAUDIT_ALLOW", "").split(",") if a.strip()]
+        env_allow = opt.env_allow()
         scope = Scope.parse(list(allow) + env_allow, list(deny))  # built-in refusals: in the guard
     except (ReportError, TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))

@@ -10,6 +10,7 @@ which the command line turns into one line and exit 2.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import click
@@ -52,6 +53,17 @@ SPACING = Number(float, 0, 3600, meaning="seconds")
 CONCURRENCY = Number(int, 1, 65536)
 HOST_CONCURRENCY = Number(int, 1, 1024)
 HOSTS = Number(int, 1, 65536)
+
+
+def env_allow() -> list[str]:
+    """CAMAUDIT_ALLOW: unset means no restriction; set, it must name at least one network."""
+    raw = os.environ.get("CAMAUDIT_ALLOW")
+    if raw is None:
+        return []
+    values = [a for a in raw.replace(",", " ").split() if a]
+    if not values:
+        raise click.BadParameter("CAMAUDIT_ALLOW is set but names no network; unset it or give a CIDR")
+    return values
 
 
 def scope_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
