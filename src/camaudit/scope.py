@@ -509,7 +509,8 @@ def guarding(scope: Scope | None, targets: TargetSet | None) -> Iterator[Guard]:
     try:
         yield guard
     finally:
-        _ACTIVE.reset(token)
+        with contextlib.suppress(ValueError):  # closed from another context (a task destroyed at exit)
+            _ACTIVE.reset(token)
 
 
 def admit(address: str | IPAddress) -> str:

@@ -71,7 +71,7 @@ def test_sigterm_stops_the_scan_as_ctrl_c_does(tmp_path):
 def test_a_second_ctrl_c_exits_3_without_warnings_or_traceback(tmp_path, gap):
     r, scans = _scan_then_signal(tmp_path, "127.72.3.2", [signal.SIGINT, signal.SIGINT], gap)
     assert r.returncode == 3, (r.returncode, r.stderr[-1500:])
-    assert "never awaited" not in r.stderr and "Traceback" not in r.stderr, r.stderr[-1500:]
+    assert "never awaited" not in r.stderr and "Traceback" not in r.stderr, r.stderr[:1500]
     assert ",interrupted," in scans, scans
 
 

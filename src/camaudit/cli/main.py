@@ -191,15 +191,16 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
 
     progress = ScanProgress(err, enabled=not quiet)
     try:
-        with progress, _sigterm_as_sigint():
-            scan_id = asyncio.run(run_scan(list(targets), options, store, scope=scope, progress=progress.event,
-                                           resume=resume))
+        with progress:
+            scan_id = asyncio.run(_stoppable(run_scan(list(targets), options, store, scope=scope,
+                                                      progress=progress.event, resume=resume)))
     except KnowledgeError as exc:
         fail(str(exc), EXIT_FAILED)
     except (TargetError, ScopeError, ValueError) as exc:
         fail(str(exc))
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a further Ctrl-C must not cut the exit short
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a further Ctrl-C must not cut the exit short
+            signal.signal(sig, signal.SIG_IGN)
         err.print(Text.assemble(("interrupted", "yellow"), ": resume with ",
                                 ("camaudit scan --resume last", "bold")))
         sys.exit(EXIT_FAILED)
@@ -219,15 +220,34 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     sys.exit(EXIT_OK)
 
 
-class _sigterm_as_sigint:
-    """SIGTERM (a service manager, ``kill``, a CI timeout) stops a scan as Ctrl-C does: the
-    workers are cancelled, the scan is recorded as interrupted and can be resumed."""
+async def _stoppable(coro: Any) -> Any:
+    """Run the scan so that Ctrl-C and SIGTERM (a service manager, ``kill``, a CI timeout) stop
+    it the same way: the first cancels it (workers stop, the scan is recorded "interrupted" and
+    can be resumed); a second one only says so.  The signals are handled by the event loop, so no
+    KeyboardInterrupt lands in the middle of a task, an import or the status write."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[int] = []
 
-    def __enter__(self) -> None:
-        self._old = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if len(received) == 1 and task is not None:
+            task.cancel()
+        elif len(received) == 2:
+            err.print("stopping: finishing the record of the hosts done (resumable)")
 
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._old)
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, not Unix
+            pass
+    try:
+        return await coro
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 def _write_reports(doc: dict, reports, lang: str) -> None:
