@@ -149,10 +149,11 @@ class Credential:
 
 
 def redact(secret: str) -> str:
-    """Keep a hint for the reader, never the secret: 'admin12345' -> 'adm***'."""
+    """Keep a hint for the reader, never the secret: at most a third of it, at most three
+    characters ('admin12345' -> 'adm***', '12345' -> '1***', '123' -> '1***', 'ab' -> '***')."""
     if not secret:
         return "(empty)"
-    keep = 3 if len(secret) > 4 else 1
+    keep = min(3, len(secret) // 3)
     return secret[:keep] + "***"
 
 

@@ -21,6 +21,7 @@ from pysnmp.proto import api
 
 from camaudit.model import Observation
 from camaudit.protocols._net import MAX_READ, ProbeError, classify, text
+from camaudit.scope import admit
 
 OIDS: dict[str, str] = {
     "1.3.6.1.2.1.1.1.0": "snmp.sysdescr",
@@ -106,7 +107,7 @@ async def _try(address: str, port: int, version: int, community: str,
                wait: float) -> tuple[dict[str, str] | None, bytes]:
     """One GET; (fields, raw answer) or (None, b"") when nothing usable came back in ``wait``."""
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Receiver, remote_addr=(address, port))
+    transport, proto = await loop.create_datagram_endpoint(_Receiver, remote_addr=(admit(address), port))
     garbage = False
     try:
         request_id = secrets.randbelow(2**31 - 1) + 1

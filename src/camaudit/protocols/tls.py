@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from camaudit.model import Observation
 from camaudit.protocols._net import classify
+from camaudit.scope import ScopeError, admit
 
 VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -64,6 +65,7 @@ def untestable_versions() -> list[str]:
 
 async def _handshake(address: str, port: int, ctx: ssl.SSLContext,
                      timeout: float) -> ssl.SSLObject:
+    address = admit(address)
     async with asyncio.timeout(timeout):
         _, writer = await asyncio.open_connection(address, port, ssl=ctx,
                                                   ssl_handshake_timeout=timeout)
@@ -126,6 +128,11 @@ async def probe(address: str, port: int, *, timeout: float) -> Observation:
     """One handshake: negotiated version and cipher plus the certificate's facts."""
     obs = Observation(address, port, "tls")
     try:
+        address = admit(address)
+    except ScopeError as exc:
+        obs.error, obs.raw = "out-of-scope", str(exc)[:200]
+        return obs
+    try:
         obj = await _handshake(address, port, client_context(), timeout)
         cipher = obj.cipher()
         obs.fields["tls.version"] = obj.version() or ""
@@ -156,7 +163,7 @@ async def supported_versions(address: str, port: int, *, timeout: float) -> list
         left = deadline - loop.time()
         if name in skip or left <= 0:
             continue
-        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, asyncio.TimeoutError):
+        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, ValueError):  # ScopeError
             obj = await _handshake(address, port, client_context(ver), left)
             if obj.version() == name:
                 out.append(name)
