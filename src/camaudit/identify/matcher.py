@@ -9,9 +9,18 @@ How evidence is weighed (see ``Matcher.identify``):
   (noisy-or: ``1 - prod(1 - c)``); evidence for a brand and for the maker it rebadges agrees;
   evidence for any other vendor is a conflict and lowers the confidence;
 * model, firmware, serial and MAC come from the strongest match that agrees with the vendor;
-* the kind comes from ``device.kind``, else from the vendor's model-number rules, else from the
-  fingerprints' ``kind`` parameters (video kinds against ``other``), else from what the vendor
-  makes; a host with nothing that matched is UNKNOWN.
+* a brand and the maker it rebadges both claimed: the brand is named (the maker's signatures
+  are expected on a rebadged device, the brand's name is not);
+* the kind comes from ``device.kind``, else from the vendor's model-number rules (then the
+  vendor-neutral ones, ``vendor: '*'``), else from the fingerprints' ``kind`` parameters (video
+  kinds against ``other``), else from what the vendor makes; a host with nothing that matched is
+  UNKNOWN.
+
+Besides the fingerprints of the data files, the matcher reads every text field (``field: '*'``
+fingerprints, see ``TEXT_SKIP`` for what is not text) for: model-number grammars, vendor names
+(``mentions``), the IANA enterprise number of an SNMP sysObjectID (``enterprise_numbers``) and
+the IEEE registry's owner of a MAC address (``mac`` / ``*.mac`` fields; ``camaudit.identify.oui``).
+Derived fields (certificate O/OU/CN, ``snmp.enterprise``) come from ``derive.derived``.
 """
 
 from __future__ import annotations
@@ -19,15 +28,55 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from camaudit.knowledge.fingerprints import Fingerprint, FingerprintDB, ModelKind, default_db
+import re
+
+from camaudit.knowledge.fingerprints import (
+    ANY_FIELD, Example, Fingerprint, FingerprintDB, ModelKind, default_db,
+)
 from camaudit.model import DeviceKind, Identity, Observation
 
+from . import oui
+from .derive import derived
 from .vendors import VendorTable, normalise_mac
 
 TIER_DEVICE, TIER_SELF, TIER_BANNER = 3, 2, 1
 _TIERS = {"device": TIER_DEVICE, "onvif": TIER_SELF, "upnp": TIER_SELF}
 _VIDEO = ("camera", "nvr", "dvr")
 _MAX_VALUE = 8192  # characters of one field value looked at
+MENTION_CERTAINTY = 0.6  # a vendor's name found whole in a text field
+ENTERPRISE_CERTAINTY = 0.9  # sysObjectID under the vendor's IANA enterprise number
+OUI_CERTAINTY = 0.6  # the IEEE registry names the vendor as owner of the MAC prefix
+
+# Fields that are not text a device wrote about itself: ``field: '*'`` fingerprints and vendor
+# mentions skip them.  http.body is read by its own fingerprints only (pages embed scripts,
+# other vendors' plug-in names, copyright lines).
+_SKIP_NAMESPACES = frozenset({"hiksdk", "dvrip", "xmeye", "device"})
+TEXT_SKIP = frozenset({
+    "status", "path", "auth_scheme", "response_hex", "magic", "utc_time", "not_before",
+    "not_after", "expired", "self_signed", "versions", "untested", "version", "cipher",
+    "community", "serial", "body", "www_authenticate", "content_type", "key", "signature_hash",
+    "error", "error_status", "api", "ret", "session", "auth_required", "soap_fault", "enterprise",
+    "mac", "public", "xaddrs", "types", "anonymous", "length",
+})
+
+
+def is_text_field(key: str) -> bool:
+    ns, _, name = key.partition(".")
+    return bool(name) and ns not in _SKIP_NAMESPACES and name not in TEXT_SKIP
+
+
+def _is_mac_field(key: str) -> bool:
+    return key == "mac" or (key.endswith(".mac") and not key.startswith("device."))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
+
+
+def _mention_pattern(words: list[str]) -> str:
+    alts = sorted({re.escape(w.strip()).replace(r"\ ", r"[\s_-]?") for w in words if w.strip()},
+                  key=lambda a: (-len(a), a))
+    return r"(?<![0-9A-Za-z])(?:" + "|".join(alts) + r")(?![0-9A-Za-z])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,26 +117,71 @@ class Matcher:
         self.db = db or default_db()
         self.vendors = VendorTable(self.db)
         self._by_field: dict[str, list[Fingerprint]] = {}
+        self._any: list[Fingerprint] = []
         for fp in self.db.fingerprints:
             _ = fp.regex  # compile now, not on the first host
-            self._by_field.setdefault(fp.field, []).append(fp)
+            if fp.field == ANY_FIELD:
+                self._any.append(fp)
+            else:
+                self._by_field.setdefault(fp.field, []).append(fp)
         self._model_kinds: dict[str, list[ModelKind]] = {}
         for mk in self.db.model_kinds:
             _ = mk.regex
             self._model_kinds.setdefault(mk.vendor, []).append(mk)
+        self.mentions: list[Fingerprint] = []
+        self._enterprise: dict[str, Fingerprint] = {}
+        self._oui: dict[str, Fingerprint] = {}
+        for v in self.db.vendors.values():
+            words = v.mentions if v.mentions is not None else [
+                w for w in (v.name, *v.aliases) if len(w.strip()) >= 4]
+            if words:
+                fp = Fingerprint(
+                    id=f"mention.{_slug(v.name)}", field=ANY_FIELD, case="insensitive",
+                    description=f"the name {v.name} in a text field", pattern=_mention_pattern(words),
+                    certainty=MENTION_CERTAINTY, params={"vendor": v.name},
+                    examples=[Example(value=words[0], expect={"vendor": v.name})])
+                _ = fp.regex
+                self.mentions.append(fp)
+            for n in v.enterprise_numbers:
+                self._enterprise[str(n)] = Fingerprint(
+                    id=f"snmp-enterprise.{n}", field="snmp.enterprise", case="sensitive",
+                    description=f"sysObjectID under {v.name}'s IANA enterprise number {n}",
+                    pattern=f"^{n}$", certainty=ENTERPRISE_CERTAINTY, params={"vendor": v.name},
+                    examples=[Example(value=str(n), expect={"vendor": v.name})])
 
     # -- matching ---------------------------------------------------------------------------
+
+    def _oui_match(self, value: str) -> Fingerprint | None:
+        org = oui.organisation(value)
+        if org is None:
+            return None
+        name = self.vendors.canonical(org)
+        if name is None or name not in self.vendors.vendors:
+            return None  # an owner we do not know as a vendor: says nothing
+        fp = self._oui.get(name)
+        if fp is None:
+            fp = self._oui[name] = Fingerprint(
+                id=f"mac-oui.{_slug(name)}", field="mac", case="insensitive",
+                description=f"MAC prefix registered to {name} (IEEE registry)", pattern=r"^.+$",
+                certainty=OUI_CERTAINTY, params={"vendor": name},
+                examples=[Example(value=name, expect={"vendor": name})])
+        return fp
 
     def matches(self, observations: Sequence[Observation]) -> list[Match]:
         """Every fingerprint match over every field of every observation."""
         out: list[Match] = []
         for obs in observations:
-            for key, value in obs.fields.items():
-                fps = self._by_field.get(key)
-                if not fps or not isinstance(value, str) or not value:
+            for key, value in derived(obs.fields).items():
+                if not isinstance(value, str) or not value:
                     continue
                 value = value[:_MAX_VALUE]
                 tier = _TIERS.get(key.split(".", 1)[0], TIER_BANNER)
+                fps = list(self._by_field.get(key, ()))
+                if is_text_field(key):
+                    fps += self._any
+                    fps += self.mentions
+                if key == "snmp.enterprise" and value in self._enterprise:
+                    fps.append(self._enterprise[value])
                 for fp in fps:
                     params = fp.extract(value)
                     if params is None:
@@ -99,13 +193,19 @@ class Matcher:
                         else:
                             params["vendor"] = canonical
                     out.append(Match(fp, params, obs.protocol, obs.port, tier))
+                if _is_mac_field(key):
+                    found = self._oui_match(value)
+                    params = {"mac": value}
+                    if found is not None:
+                        params["vendor"] = found.params["vendor"]
+                        out.append(Match(found, params, obs.protocol, obs.port, tier))
         return out
 
     def kind_for_model(self, vendor: str | None, model: str | None) -> DeviceKind | None:
         """What the vendor's model-number rules say the model is (the maker's rules for an OEM)."""
-        if not vendor or not model:
+        if not model:
             return None
-        for name in (vendor, self.vendors.oem_of(vendor)):
+        for name in (vendor, self.vendors.oem_of(vendor), ANY_FIELD):
             for rule in self._model_kinds.get(name or "", ()):
                 if rule.regex.search(model):
                     return DeviceKind(rule.kind)
@@ -176,6 +276,9 @@ class Matcher:
             return (max(m.tier for m in claims[name]), support, direct)
 
         vendor = max(sorted(claims), key=score)
+        brands = [b for b in claims if self.vendors.oem_of(b) == vendor]
+        if brands:  # the maker's signatures on a device that names its brand: the brand
+            vendor = max(sorted(brands), key=lambda b: (max(m.certainty for m in claims[b]), b))
         return vendor, self.vendors.family(vendor) | {None}
 
     @staticmethod
