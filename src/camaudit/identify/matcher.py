@@ -50,7 +50,7 @@ OUI_CERTAINTY = 0.6  # the IEEE registry names the vendor as owner of the MAC pr
 # Fields that are not text a device wrote about itself: ``field: '*'`` fingerprints and vendor
 # mentions skip them.  http.body is read by its own fingerprints only (pages embed scripts,
 # other vendors' plug-in names, copyright lines).
-_SKIP_NAMESPACES = frozenset({"hiksdk", "dvrip", "xmeye", "device"})
+_SKIP_NAMESPACES = frozenset({"hiksdk", "dvrip"})
 TEXT_SKIP = frozenset({
     "status", "path", "auth_scheme", "response_hex", "magic", "utc_time", "not_before",
     "not_after", "expired", "self_signed", "versions", "untested", "version", "cipher",
@@ -63,6 +63,12 @@ TEXT_SKIP = frozenset({
 def is_text_field(key: str) -> bool:
     ns, _, name = key.partition(".")
     return bool(name) and ns not in _SKIP_NAMESPACES and name not in TEXT_SKIP
+
+
+def _describes_device(key: str) -> bool:
+    """A certificate's issuer describes the CA that signed it, not the device: its words name
+    the vendor (a maker's own CA) but say nothing of the model or the kind of device."""
+    return not key.startswith("tls.issuer")
 
 
 def _is_mac_field(key: str) -> bool:
@@ -161,11 +167,26 @@ class Matcher:
         fp = self._oui.get(name)
         if fp is None:
             fp = self._oui[name] = Fingerprint(
-                id=f"mac-oui.{_slug(name)}", field="mac", case="insensitive",
+                id=f"mac-oui.{_slug(name)}", field="neigh.mac", case="insensitive",
                 description=f"MAC prefix registered to {name} (IEEE registry)", pattern=r"^.+$",
                 certainty=OUI_CERTAINTY, params={"vendor": name},
                 examples=[Example(value=name, expect={"vendor": name})])
         return fp
+
+    def _mentioned(self, value: str) -> list[tuple[Fingerprint, dict[str, str]]]:
+        """Vendor names found whole in the value; a name inside a longer one that was also
+        found ("Viettel" in "Viettel High Technology") does not count."""
+        spans: list[tuple[int, int, Fingerprint]] = []
+        for fp in self.mentions:
+            m = fp.regex.search(value)
+            if m:
+                spans.append((m.start(), m.end(), fp))
+        out = []
+        for start, end, fp in spans:
+            inside = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
+            if not inside:
+                out.append((fp, dict(fp.params)))
+        return out
 
     def matches(self, observations: Sequence[Observation]) -> list[Match]:
         """Every fingerprint match over every field of every observation."""
@@ -177,15 +198,19 @@ class Matcher:
                 value = value[:_MAX_VALUE]
                 tier = _TIERS.get(key.split(".", 1)[0], TIER_BANNER)
                 fps = list(self._by_field.get(key, ()))
-                if is_text_field(key):
+                text = is_text_field(key)
+                if text and _describes_device(key):
                     fps += self._any
-                    fps += self.mentions
                 if key == "snmp.enterprise" and value in self._enterprise:
                     fps.append(self._enterprise[value])
+                found: list[tuple[Fingerprint, dict[str, str]]] = []
                 for fp in fps:
                     params = fp.extract(value)
-                    if params is None:
-                        continue
+                    if params is not None:
+                        found.append((fp, params))
+                if text:
+                    found += self._mentioned(value)
+                for fp, params in found:
                     if "vendor" in params:
                         canonical = self.vendors.canonical(params["vendor"])
                         if canonical is None:
@@ -194,11 +219,12 @@ class Matcher:
                             params["vendor"] = canonical
                     out.append(Match(fp, params, obs.protocol, obs.port, tier))
                 if _is_mac_field(key):
-                    found = self._oui_match(value)
-                    params = {"mac": value}
-                    if found is not None:
-                        params["vendor"] = found.params["vendor"]
-                        out.append(Match(found, params, obs.protocol, obs.port, tier))
+                    owner = self._oui_match(value)
+                    if owner is not None:
+                        got = {"vendor": owner.params["vendor"]}
+                        if normalise_mac(value):
+                            got["mac"] = value
+                        out.append(Match(owner, got, obs.protocol, obs.port, tier))
         return out
 
     def kind_for_model(self, vendor: str | None, model: str | None) -> DeviceKind | None:

@@ -58,15 +58,19 @@ def available() -> bool:
 
 def organisation(mac: str | None) -> str | None:
     """The organisation holding the MAC's prefix, or None (unknown prefix, no registry, a
-    locally administered or multicast address, not a MAC)."""
-    hexes = re.sub(r"[^0-9A-Fa-f]", "", mac or "").upper()
-    if len(hexes) != 12 or len(re.sub(r"[0-9A-Fa-f:.\-\s]", "", mac or "")) > 0:
+    locally administered or multicast address, not a MAC).  A bare 24-bit prefix
+    ("4C:BD:8F") is looked up in the MA-L registry only."""
+    text = (mac or "").strip()[:64]
+    hexes = re.sub(r"[^0-9A-Fa-f]", "", text).upper()
+    if len(hexes) not in (6, 12) or re.search(r"[^0-9A-Fa-f:.\-\s]", text):
         return None
     first = int(hexes[:2], 16)
     if first & 0x01 or first & 0x02:  # multicast, or locally administered (randomised)
         return None
     table = _table(str(_dir()))
     for digits in (9, 7, 6):
+        if digits > len(hexes):
+            continue
         org = table.get(digits, {}).get(hexes[:digits])
         if org:
             return org

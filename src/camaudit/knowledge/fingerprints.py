@@ -47,7 +47,7 @@ SCHEMA_ID = "camaudit-fingerprints/1"
 # Observation namespaces a fingerprint may read (see camaudit.model's docstring).
 NAMESPACES = frozenset({
     "http", "tls", "rtsp", "onvif", "wsd", "ssdp", "upnp", "telnet", "ftp", "ssh", "snmp",
-    "hiksdk", "dvrip", "xmeye", "device",
+    "hiksdk", "dvrip", "xmeye", "device", "neigh",
 })
 FIELD_RE = re.compile(r"^([a-z]+)\.([a-z][a-z0-9_]*)$")
 REF_RE = re.compile(r"^\$(\d+|[A-Za-z_]\w*)$")
