@@ -43,6 +43,7 @@ TIER_DEVICE, TIER_SELF, TIER_BANNER = 3, 2, 1
 _TIERS = {"device": TIER_DEVICE, "onvif": TIER_SELF, "upnp": TIER_SELF}
 _VIDEO = ("camera", "nvr", "dvr")
 _MAX_VALUE = 8192  # characters of one field value looked at
+_CACHE_SIZE = 8192  # distinct (field, value) pairs whose matches are remembered
 MENTION_CERTAINTY = 0.6  # a vendor's name found whole in a text field
 ENTERPRISE_CERTAINTY = 0.9  # sysObjectID under the vendor's IANA enterprise number
 OUI_CERTAINTY = 0.6  # the IEEE registry names the vendor as owner of the MAC prefix
@@ -77,6 +78,10 @@ def _is_mac_field(key: str) -> bool:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
+
+
+def _word_key(text: str) -> str:
+    return re.sub(r"[\s_-]+", "", text.strip().casefold())
 
 
 def _mention_pattern(words: list[str]) -> str:
@@ -135,6 +140,8 @@ class Matcher:
             _ = mk.regex
             self._model_kinds.setdefault(mk.vendor, []).append(mk)
         self.mentions: list[Fingerprint] = []
+        self._mention_of: dict[str, Fingerprint] = {}
+        self._cache: dict[tuple[str, str], list[tuple[Fingerprint, dict[str, str]]]] = {}
         self._enterprise: dict[str, Fingerprint] = {}
         self._oui: dict[str, Fingerprint] = {}
         for v in self.db.vendors.values():
@@ -148,12 +155,18 @@ class Matcher:
                     examples=[Example(value=words[0], expect={"vendor": v.name})])
                 _ = fp.regex
                 self.mentions.append(fp)
+                for w in words:
+                    self._mention_of.setdefault(_word_key(w), fp)
             for n in v.enterprise_numbers:
                 self._enterprise[str(n)] = Fingerprint(
                     id=f"snmp-enterprise.{n}", field="snmp.enterprise", case="sensitive",
                     description=f"sysObjectID under {v.name}'s IANA enterprise number {n}",
                     pattern=f"^{n}$", certainty=ENTERPRISE_CERTAINTY, params={"vendor": v.name},
                     examples=[Example(value=str(n), expect={"vendor": v.name})])
+
+        all_words = list(self._mention_of)
+        self._mention_rx = (re.compile(_mention_pattern(all_words), re.IGNORECASE)
+                            if all_words else None)
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -174,19 +187,50 @@ class Matcher:
         return fp
 
     def _mentioned(self, value: str) -> list[tuple[Fingerprint, dict[str, str]]]:
-        """Vendor names found whole in the value; a name inside a longer one that was also
-        found ("Viettel" in "Viettel High Technology") does not count."""
-        spans: list[tuple[int, int, Fingerprint]] = []
-        for fp in self.mentions:
-            m = fp.regex.search(value)
-            if m:
-                spans.append((m.start(), m.end(), fp))
-        out = []
-        for start, end, fp in spans:
-            inside = any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
-            if not inside:
+        """Vendor names found whole in the value, one alternation for all vendors, longest name
+        first ("Viettel High Technology" is VHT, not Viettel)."""
+        if self._mention_rx is None:
+            return []
+        out: list[tuple[Fingerprint, dict[str, str]]] = []
+        seen: set[str] = set()
+        for m in self._mention_rx.finditer(value):
+            fp = self._mention_of.get(_word_key(m.group(0)))
+            if fp is not None and fp.id not in seen:
+                seen.add(fp.id)
                 out.append((fp, dict(fp.params)))
         return out
+
+    def _field_matches(self, key: str, value: str) -> list[tuple[Fingerprint, dict[str, str]]]:
+        """Every fingerprint that matches one field value, vendor names made canonical.  Cached
+        on (field, value): the same banners and pages come back from host after host."""
+        ck = (key, value)
+        hit = self._cache.get(ck)
+        if hit is not None:
+            return hit
+        fps = list(self._by_field.get(key, ()))
+        if key == "snmp.enterprise" and value in self._enterprise:
+            fps.append(self._enterprise[value])
+        text = is_text_field(key)
+        if text and _describes_device(key):
+            fps += self._any
+        found: list[tuple[Fingerprint, dict[str, str]]] = []
+        for fp in fps:
+            params = fp.extract(value)
+            if params is not None:
+                found.append((fp, params))
+        if text:
+            found += self._mentioned(value)
+        for _, params in found:
+            if "vendor" in params:
+                canonical = self.vendors.canonical(params["vendor"])
+                if canonical is None:
+                    del params["vendor"]
+                else:
+                    params["vendor"] = canonical
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[ck] = found
+        return found
 
     def matches(self, observations: Sequence[Observation]) -> list[Match]:
         """Every fingerprint match over every field of every observation."""
@@ -197,27 +241,8 @@ class Matcher:
                     continue
                 value = value[:_MAX_VALUE]
                 tier = _TIERS.get(key.split(".", 1)[0], TIER_BANNER)
-                fps = list(self._by_field.get(key, ()))
-                text = is_text_field(key)
-                if text and _describes_device(key):
-                    fps += self._any
-                if key == "snmp.enterprise" and value in self._enterprise:
-                    fps.append(self._enterprise[value])
-                found: list[tuple[Fingerprint, dict[str, str]]] = []
-                for fp in fps:
-                    params = fp.extract(value)
-                    if params is not None:
-                        found.append((fp, params))
-                if text:
-                    found += self._mentioned(value)
-                for fp, params in found:
-                    if "vendor" in params:
-                        canonical = self.vendors.canonical(params["vendor"])
-                        if canonical is None:
-                            del params["vendor"]
-                        else:
-                            params["vendor"] = canonical
-                    out.append(Match(fp, params, obs.protocol, obs.port, tier))
+                for fp, params in self._field_matches(key, value):
+                    out.append(Match(fp, dict(params), obs.protocol, obs.port, tier))
                 if _is_mac_field(key):
                     owner = self._oui_match(value)
                     if owner is not None:

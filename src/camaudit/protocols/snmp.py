@@ -19,6 +19,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
 
+from camaudit.identify.derive import enterprise_number
 from camaudit.model import Observation
 from camaudit.protocols._net import MAX_READ, ProbeError, classify, text
 
@@ -99,6 +100,9 @@ def parse_response(data: bytes, version: int, community: str, request_id: int) -
         shown = _value_text(value) if key else None
         if key and shown is not None:
             fields[key] = shown
+    pen = enterprise_number(fields.get("snmp.sysobjectid", ""))
+    if pen:
+        fields["snmp.enterprise"] = pen
     return fields
 
 
