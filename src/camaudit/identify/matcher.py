@@ -61,6 +61,11 @@ TEXT_SKIP = frozenset({
 })
 
 
+# Page bodies are read by the vendor model-number grammars ('*' fingerprints naming a vendor),
+# not by vendor mentions nor kind words: a page names other products, plug-ins, copyrights.
+_GRAMMAR_ONLY = frozenset({"http.body"})
+
+
 def is_text_field(key: str) -> bool:
     ns, _, name = key.partition(".")
     return bool(name) and ns not in _SKIP_NAMESPACES and name not in TEXT_SKIP
@@ -129,10 +134,13 @@ class Matcher:
         self.vendors = VendorTable(self.db)
         self._by_field: dict[str, list[Fingerprint]] = {}
         self._any: list[Fingerprint] = []
+        self._any_vendor: list[Fingerprint] = []  # the '*' ones that name a vendor
         for fp in self.db.fingerprints:
             _ = fp.regex  # compile now, not on the first host
             if fp.field == ANY_FIELD:
                 self._any.append(fp)
+                if "vendor" in fp.params:
+                    self._any_vendor.append(fp)
             else:
                 self._by_field.setdefault(fp.field, []).append(fp)
         self._model_kinds: dict[str, list[ModelKind]] = {}
@@ -213,6 +221,8 @@ class Matcher:
         text = is_text_field(key)
         if text and _describes_device(key):
             fps += self._any
+        elif key in _GRAMMAR_ONLY:
+            fps += self._any_vendor
         found: list[tuple[Fingerprint, dict[str, str]]] = []
         for fp in fps:
             params = fp.extract(value)
