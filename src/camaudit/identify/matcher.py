@@ -85,6 +85,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
 
 
+_KIND_SUFFIX = re.compile(
+    r"\s+(?:Network\s+(?:Camera|Video\s+Recorder|Dome\s+Camera)|IP\s+Camera|PTZ\s+(?:Dome\s+)?Camera|"
+    r"Dome\s+Camera|Bullet\s+Camera|Video\s+Server|Network\s+Video\s+Encoder)\s*$", re.IGNORECASE)
+
+
 def _word_key(text: str) -> str:
     return re.sub(r"[\s_-]+", "", text.strip().casefold())
 
@@ -291,7 +296,7 @@ class Matcher:
         conflicting = [m for m in distinct if m.params.get("vendor") not in family]
 
         ident = Identity(vendor=vendor)
-        ident.model = self._pick(agreeing, "model")
+        ident.model = self.clean_model(self._pick(agreeing, "model"), vendor)
         ident.firmware = self._pick(agreeing, "firmware")
         ident.serial = self._pick(agreeing, "serial")
         ident.mac = next((mac for m in sorted(agreeing, key=lambda m: m.rank, reverse=True)
@@ -341,6 +346,21 @@ class Matcher:
         if brands:  # the maker's signatures on a device that names its brand: the brand
             vendor = max(sorted(brands), key=lambda b: (max(m.certainty for m in claims[b]), b))
         return vendor, self.vendors.family(vendor) | {None}
+
+    def clean_model(self, model: str | None, vendor: str | None) -> str | None:
+        """The model number alone: "AXIS 221 Network Camera" -> "221", "Hikvision DS-2CD2032-I"
+        -> "DS-2CD2032-I" (the vendor's own names in front, words for the kind of device after)."""
+        if not model:
+            return model
+        text = model.strip()
+        names = {vendor or ""} | set(self.vendors.get(vendor).aliases if self.vendors.get(vendor) else ())
+        for name in sorted((n for n in names if n), key=len, reverse=True):
+            if text.lower().startswith(name.lower()) and len(text) > len(name) \
+                    and text[len(name)] in " _-":
+                text = text[len(name) + 1:].lstrip(" _-")
+                break
+        text = _KIND_SUFFIX.sub("", text).strip()
+        return text or model.strip()
 
     @staticmethod
     def _pick(matches: list[Match], param: str) -> str | None:
