@@ -349,15 +349,17 @@ class Matcher:
 
     def clean_model(self, model: str | None, vendor: str | None) -> str | None:
         """The model number alone: "AXIS 221 Network Camera" -> "221", "Hikvision DS-2CD2032-I"
-        -> "DS-2CD2032-I" (the vendor's own names in front, words for the kind of device after)."""
+        -> "DS-2CD2032-I" (the vendor's own name in front when a model number follows it, words
+        for the kind of device after); "Wyze Cam v3" is a product name and stays whole."""
         if not model:
             return model
         text = model.strip()
         names = {vendor or ""} | set(self.vendors.get(vendor).aliases if self.vendors.get(vendor) else ())
         for name in sorted((n for n in names if n), key=len, reverse=True):
+            rest = text[len(name) + 1:].lstrip(" _-")
             if text.lower().startswith(name.lower()) and len(text) > len(name) \
-                    and text[len(name)] in " _-":
-                text = text[len(name) + 1:].lstrip(" _-")
+                    and text[len(name)] in " _-" and re.match(r"\S*\d", rest):
+                text = rest  # "AXIS 221" -> "221"; "Wyze Cam v3" stays: its name is the product
                 break
         text = _KIND_SUFFIX.sub("", text).strip()
         return text or model.strip()
