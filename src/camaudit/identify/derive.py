@@ -22,6 +22,9 @@ _ENTERPRISE = re.compile(
 _NAMES = {"o": "o", "organizationname": "o", "ou": "ou", "organizationalunitname": "ou",
           "cn": "cn", "commonname": "cn"}
 _MAX_DN = 2048
+# A separator is a comma, semicolon (curl) or plus that starts another ATTR=value: the commas in
+# "O=ZheJiang Dahua Technology CO.,LTD." stay inside the value.
+_SEP = re.compile(r"(?<!\\)[,;+]\s*(?=[A-Za-z][A-Za-z0-9.]*\s*=)")
 
 
 def _split_dn(dn: str) -> list[str]:
@@ -29,7 +32,7 @@ def _split_dn(dn: str) -> list[str]:
     dn = dn.strip()[:_MAX_DN]
     if dn.startswith("/"):
         return [p for p in re.split(r"(?<!\\)/", dn) if p]
-    return [p for p in re.split(r"(?<!\\)[,+]", dn) if p.strip()]
+    return [p for p in _SEP.split(dn) if p.strip()]
 
 
 def dn_parts(dn: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ Derived fields (certificate O/OU/CN, ``snmp.enterprise``) come from ``derive.der
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import re
@@ -95,7 +95,7 @@ def _word_key(text: str) -> str:
 
 
 def _mention_pattern(words: list[str]) -> str:
-    alts = sorted({re.escape(w.strip()).replace(r"\ ", r"[\s_-]?") for w in words if w.strip()},
+    alts = sorted({re.sub(r"(?:\\ | )+", r"[\\s_-]?", re.escape(w.strip())) for w in words if w.strip()},
                   key=lambda a: (-len(a), a))
     return r"(?<![0-9A-Za-z])(?:" + "|".join(alts) + r")(?![0-9A-Za-z])"
 
@@ -134,8 +134,13 @@ def noisy_or(values: Iterable[float]) -> float:
 class Matcher:
     """Precompiled fingerprints, indexed by the observation field they read."""
 
-    def __init__(self, db: FingerprintDB | None = None) -> None:
+    def __init__(self, db: FingerprintDB | None = None,
+                 neighbours: Callable[[str], str | None] | None = None) -> None:
+        """``neighbours(address) -> MAC or None`` supplies the MAC address of an on-link target
+        when no observation carries one (default: none; ``default_matcher`` reads the kernel's
+        neighbour table)."""
         self.db = db or default_db()
+        self.neighbours = neighbours
         self.vendors = VendorTable(self.db)
         self._by_field: dict[str, list[Fingerprint]] = {}
         self._any: list[Fingerprint] = []
@@ -153,6 +158,7 @@ class Matcher:
             _ = mk.regex
             self._model_kinds.setdefault(mk.vendor, []).append(mk)
         self.mentions: list[Fingerprint] = []
+        all_words: list[str] = []
         self._mention_of: dict[str, Fingerprint] = {}
         self._cache: dict[tuple[str, str], list[tuple[Fingerprint, dict[str, str]]]] = {}
         self._enterprise: dict[str, Fingerprint] = {}
@@ -170,6 +176,7 @@ class Matcher:
                 self.mentions.append(fp)
                 for w in words:
                     self._mention_of.setdefault(_word_key(w), fp)
+                    all_words.append(w)
             for n in v.enterprise_numbers:
                 self._enterprise[str(n)] = Fingerprint(
                     id=f"snmp-enterprise.{n}", field="snmp.enterprise", case="sensitive",
@@ -177,7 +184,6 @@ class Matcher:
                     pattern=f"^{n}$", certainty=ENTERPRISE_CERTAINTY, params={"vendor": v.name},
                     examples=[Example(value=str(n), expect={"vendor": v.name})])
 
-        all_words = list(self._mention_of)
         self._mention_rx = (re.compile(_mention_pattern(all_words), re.IGNORECASE)
                             if all_words else None)
 
@@ -210,7 +216,7 @@ class Matcher:
             fp = self._mention_of.get(_word_key(m.group(0)))
             if fp is not None and fp.id not in seen:
                 seen.add(fp.id)
-                out.append((fp, dict(fp.params)))
+                out.append((fp, {str(k): v for k, v in fp.params.items()}))
         return out
 
     def _field_matches(self, key: str, value: str) -> list[tuple[Fingerprint, dict[str, str]]]:
@@ -279,11 +285,31 @@ class Matcher:
 
     # -- combining --------------------------------------------------------------------------
 
+    def with_neighbour(self, observations: Sequence[Observation]) -> list[Observation]:
+        """The observations plus a ``neigh.mac`` one from the neighbour table, when no
+        observation names a MAC already and the table knows the host's address."""
+        obs = list(observations)
+        if self.neighbours is None or not obs:
+            return obs
+        if any(_is_mac_field(k) or k == "device.mac" for o in obs for k in o.fields):
+            return obs
+        for address in sorted({o.address for o in obs}):
+            try:
+                mac = self.neighbours(address)
+            except OSError:
+                mac = None
+            if mac:
+                obs.append(Observation(address, 0, "neigh", fields={"neigh.mac": mac}))
+        return obs
+
     def identify(self, observations: Sequence[Observation]) -> Identity:
         """Combine all matches on one host into one Identity."""
+        observations = self.with_neighbour(observations)
         matches = self.matches(observations)
+        seen_mac = next((mac for o in observations for k, v in o.fields.items()
+                         if _is_mac_field(k) and (mac := normalise_mac(v))), None)
         if not matches:
-            return Identity()
+            return Identity(mac=seen_mac)
         # One fingerprint counts once however many ports it matched on: keep its best match.
         best: dict[tuple[str, str | None], Match] = {}
         for m in sorted(matches, key=lambda m: m.rank, reverse=True):
@@ -300,7 +326,7 @@ class Matcher:
         ident.firmware = self._pick(agreeing, "firmware")
         ident.serial = self._pick(agreeing, "serial")
         ident.mac = next((mac for m in sorted(agreeing, key=lambda m: m.rank, reverse=True)
-                          if (mac := normalise_mac(m.params.get("mac")))), None)
+                          if (mac := normalise_mac(m.params.get("mac")))), None) or seen_mac
         kind, kind_score = self._choose_kind(vendor, ident.model, agreeing)
         ident.kind = kind
 
@@ -354,7 +380,8 @@ class Matcher:
         if not model:
             return model
         text = model.strip()
-        names = {vendor or ""} | set(self.vendors.get(vendor).aliases if self.vendors.get(vendor) else ())
+        known = self.vendors.get(vendor)
+        names = {vendor or ""} | set(known.aliases if known else ())
         for name in sorted((n for n in names if n), key=len, reverse=True):
             rest = text[len(name) + 1:].lstrip(" _-")
             if text.lower().startswith(name.lower()) and len(text) > len(name) \
@@ -404,10 +431,11 @@ _default: Matcher | None = None
 
 
 def default_matcher() -> Matcher:
-    """The matcher over the packaged fingerprints, built on first use."""
+    """The matcher over the packaged fingerprints, built on first use; it reads the kernel's
+    neighbour table for the MAC address of on-link targets."""
     global _default
     if _default is None:
-        _default = Matcher()
+        _default = Matcher(neighbours=oui.neighbour_mac)
     return _default
 
 
