@@ -7,7 +7,8 @@ For every example the matcher identifies the device from the example's fields al
 and the result is compared with the example's expected vendor, model and kind.  Printed and
 written (DIR/identify.json and .md for the project's corpus, identify-<name>.json/.md for
 another): accuracy overall, per brand (corpus file), per field (every field key an example
-carries), and every miss with what came out.  Model accuracy counts only examples that carry a
+carries, and per protocol of the observation: http, rtsp, snmp, tls, onvif, device...), and every
+miss with what came out.  Model accuracy counts only examples that carry a
 model.  "vendor (family)" also accepts the maker for a brand and a brand for its maker.
 Exit 0; 2 when the corpus cannot be read (the message says which line and why).
 """
@@ -58,6 +59,7 @@ def run(examples: list[Example], matcher: Matcher) -> dict[str, Any]:
     overall = Tally()
     per_brand: dict[str, Tally] = defaultdict(Tally)
     per_field: dict[str, Tally] = defaultdict(Tally)
+    per_protocol: dict[str, Tally] = defaultdict(Tally)
     misses: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for ex in examples:
@@ -66,7 +68,9 @@ def run(examples: list[Example], matcher: Matcher) -> dict[str, Any]:
         want = normalise_vendor(ex.vendor) if ex.vendor else None
         got = ident.vendor
         family = v.vendor or bool(want and got and got in matcher.vendors.family(want))
-        for t in (overall, per_brand[ex.brand], *(per_field[k] for k in ex.fields)):
+        protocols = sorted({k.split(".", 1)[0] for k in ex.fields})
+        for t in (overall, per_brand[ex.brand], *(per_field[k] for k in ex.fields),
+                  *(per_protocol[p] for p in protocols)):
             t.add(v.vendor, family, v.model, v.kind)
         if not (v.vendor and v.kind and v.model is not False):
             misses.append({"id": ex.id, "where": ex.where, "fields": ex.fields,
@@ -79,6 +83,7 @@ def run(examples: list[Example], matcher: Matcher) -> dict[str, Any]:
     return {"overall": overall.row(),
             "brands": len({e.vendor for e in examples if e.vendor}),
             "per_brand": {k: t.row() for k, t in sorted(per_brand.items())},
+            "per_protocol": {k: t.row() for k, t in sorted(per_protocol.items())},
             "per_field": {k: t.row() for k, t in sorted(per_field.items())},
             "misses": misses, "seconds": round(spent, 3),
             "per_example_ms": round(1000 * spent / max(1, len(examples)), 3)}
@@ -98,7 +103,9 @@ def markdown(result: dict[str, Any]) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |",
              f"| **all** | {o['examples']} | **{_cell(o['vendor'])}** | {_cell(o['vendor_family'])} | "
              f"{o['with_model']} | **{_cell(o['model'])}** | **{_cell(o['kind'])}** |", ""]
-    for title, key in (("Per brand (corpus file)", "per_brand"), ("Per field", "per_field")):
+    for title, key in (("Per brand (corpus file)", "per_brand"),
+                       ("Per kind of field (protocol of the observation)", "per_protocol"),
+                       ("Per field", "per_field")):
         lines += [f"## {title}", "", "| | examples | vendor % | vendor (family) % | with model | model % | kind % |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for name, r in result[key].items():
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                                            encoding="utf-8")
     md = markdown(result)
     (args.out / f"{stem}.md").write_text(md, encoding="utf-8")
-    print(md.split("## Per field")[0] if len(result["misses"]) > 40 else md)
+    print(md.split("## Per field\n")[0] if len(result["misses"]) > 40 else md)
     print(f"written: {args.out / (stem + '.json')}, {args.out / (stem + '.md')}")
     return 0
 
