@@ -211,3 +211,22 @@ def test_real_ieee_data_when_installed() -> None:
             pytest.fail("Debian package ieee-data is missing (make setup installs it)")
         pytest.skip("Debian package ieee-data is not installed (make setup installs it)")
     assert "Hikvision" in (oui.organisation("4C:BD:8F:00:00:01") or "")
+
+
+HOSTILE = ["A" * 8192, "DS-" * 2700, "IPC-" * 2000, "Viettel " * 1000, "Login to " + "A" * 8000,
+           "-" * 8192, "CN=" + "a," * 4000, "1.3.6.1.4.1." + "1." * 4000, "\x00" * 8192,
+           "deviceType=" + "A-" * 4000, "<DeviceInfo xmlns=\"http://www.hikvision.com/ver20/XMLSchema\">" + " " * 8000]
+
+
+def test_hostile_values_in_every_field_stay_fast() -> None:
+    """The whole matcher (grammars on any field, mentions, DN parsing) over long adversarial values."""
+    import time
+
+    m = Matcher()
+    keys = ["http.server", "http.title", "http.realm", "http.body", "tls.subject", "tls.issuer",
+            "snmp.sysdescr", "snmp.sysobjectid", "ftp.banner", "onvif.model", "device.model", "mac"]
+    for value in HOSTILE:
+        t0 = time.perf_counter()
+        m.identify([Observation("192.0.2.9", 0, k.split(".")[0], fields={k: value}) for k in keys])
+        spent = time.perf_counter() - t0
+        assert spent < 1.0, f"{spent:.2f}s on {value[:20]!r}..."

@@ -43,6 +43,7 @@ TIER_DEVICE, TIER_SELF, TIER_BANNER = 3, 2, 1
 _TIERS = {"device": TIER_DEVICE, "onvif": TIER_SELF, "upnp": TIER_SELF}
 _VIDEO = ("camera", "nvr", "dvr")
 _MAX_VALUE = 8192  # characters of one field value looked at
+_MAX_TEXT = 2048  # characters read by the any-field grammars and vendor names (banners are short)
 _CACHE_SIZE = 8192  # distinct (field, value) pairs whose matches are remembered
 MENTION_CERTAINTY = 0.6  # a vendor's name found whole in a text field
 ENTERPRISE_CERTAINTY = 0.9  # sysObjectID under the vendor's IANA enterprise number
@@ -235,12 +236,13 @@ class Matcher:
         elif key in _GRAMMAR_ONLY:
             fps += self._any_vendor
         found: list[tuple[Fingerprint, dict[str, str]]] = []
+        head = value[:_MAX_TEXT]
         for fp in fps:
-            params = fp.extract(value)
+            params = fp.extract(head if fp.field == ANY_FIELD else value)
             if params is not None:
                 found.append((fp, params))
         if text:
-            found += self._mentioned(value)
+            found += self._mentioned(head)
         for _, params in found:
             if "vendor" in params:
                 canonical = self.vendors.canonical(params["vendor"])
