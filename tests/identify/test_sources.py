@@ -230,3 +230,14 @@ def test_hostile_values_in_every_field_stay_fast() -> None:
         m.identify([Observation("192.0.2.9", 0, k.split(".")[0], fields={k: value}) for k in keys])
         spent = time.perf_counter() - t0
         assert spent < 1.0, f"{spent:.2f}s on {value[:20]!r}..."
+
+
+def test_ws_discovery_scopes_are_decoded_and_read_like_any_field() -> None:
+    d = derived({"wsd.scopes": "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/name/FLIR%20CM-6204-11-I"
+                               "%20K816600858 onvif://www.onvif.org/hardware/CM-6204-11-I "
+                               "onvif://www.onvif.org/manufacturer/FLIR%20Systems onvif://www.onvif.org/name/second"})
+    assert d["wsd.name"] == "FLIR CM-6204-11-I K816600858"
+    assert d["wsd.hardware"] == "CM-6204-11-I" and d["wsd.manufacturer"] == "FLIR Systems"
+    ident = identify([obs("wsd", wsd__scopes="onvif://www.onvif.org/type/NetworkVideoTransmitter "
+                                             "onvif://www.onvif.org/name/HIKVISION%20DS-2CD2143G2-I")])
+    assert (ident.vendor, ident.model, ident.kind) == ("Hikvision", "DS-2CD2143G2-I", DeviceKind.CAMERA)

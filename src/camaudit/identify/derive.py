@@ -7,7 +7,9 @@
   (``CN=x,O=y``), as OpenSSL prints them (``C = CN, O = y``) or in the old slash form
   (``/C=CN/O=y``); several OU values are joined with `` | ``;
 * ``snmp.enterprise``: the IANA private enterprise number under which ``snmp.sysobjectid``
-  lies (``1.3.6.1.4.1.39165.1.1`` -> ``39165``, also ``SNMPv2-SMI::enterprises.39165...``).
+  lies (``1.3.6.1.4.1.39165.1.1`` -> ``39165``, also ``SNMPv2-SMI::enterprises.39165...``);
+* ``wsd.name``, ``wsd.hardware``, ``wsd.manufacturer``: the first ONVIF scope of each kind in
+  ``wsd.scopes``, %-decoded (``onvif://www.onvif.org/name/AXIS%20M3045-V`` -> ``AXIS M3045-V``).
 
 A field the client already set is never overwritten.
 """
@@ -15,10 +17,12 @@ A field the client already set is never overwritten.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 _ATTR = re.compile(r"^\s*([A-Za-z][A-Za-z0-9.]*)\s*=\s*(.*?)\s*$", re.S)
 _ENTERPRISE = re.compile(
     r"^\s*(?:\.?1\.3\.6\.1\.4\.1|iso\.3\.6\.1\.4\.1|(?:SNMPv2-SMI::)?enterprises)\.(\d{1,10})(?:\.\d+)*\s*$")
+_SCOPE = re.compile(r"\bonvif://www\.onvif\.org/(name|hardware|manufacturer)/([^\s]{1,256})", re.I)
 _NAMES = {"o": "o", "organizationname": "o", "ou": "ou", "organizationalunitname": "ou",
           "cn": "cn", "commonname": "cn"}
 _MAX_DN = 2048
@@ -64,6 +68,12 @@ def derived(fields: dict[str, str]) -> dict[str, str]:
         if isinstance(dn, str) and dn:
             for key, value in dn_parts(dn).items():
                 out.setdefault(f"tls.{which}_{key}", value)
+    scopes = fields.get("wsd.scopes")
+    if isinstance(scopes, str) and scopes:
+        for m in _SCOPE.finditer(scopes[:4096]):
+            value = unquote(m.group(2)).strip()[:128]
+            if value:
+                out.setdefault(f"wsd.{m.group(1).lower()}", value)
     oid = fields.get("snmp.sysobjectid")
     if isinstance(oid, str) and "snmp.enterprise" not in out:
         pen = enterprise_number(oid)
