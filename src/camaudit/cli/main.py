@@ -15,11 +15,12 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from camaudit import __version__
+from camaudit.compliance.profiles import PROFILE_CHOICES, PROFILE_HELP, as_of_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-PROFILES = ("qcvn135", "qd724", "etsi303645", "all")
 DEFAULT_DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "ff00::/8", "::/128")
 
 err = Console(stderr=True, highlight=False)
@@ -62,7 +63,21 @@ def open_store(db: str | None):
         fail(str(exc), EXIT_FAILED)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Main(click.Group):
+    """The command group; a store failure anywhere below ends as one line and exit 3 (the
+    store maps every database, driver and disk error to StoreError; a bad id is NotFound: 2)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            db = sys.modules.get("camaudit.store.db")
+            if db is None or not isinstance(exc, db.StoreError):
+                raise
+            fail(str(exc), EXIT_USAGE if isinstance(exc, db.NotFound) else EXIT_FAILED)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="camaudit")
 def main() -> None:
     """camaudit — find, identify and assess surveillance cameras, NVRs and DVRs."""
@@ -77,8 +92,8 @@ def main() -> None:
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
               help="Write a report; format from the extension (.html .pdf .xlsx .json .csv). Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Report language.")
-@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True,
-              help="Requirement catalogue the reports judge against ('all': every catalogue).")
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), default="auto", show_default=True, help=PROFILE_HELP)
+@as_of_option
 @click.option("--system", "system_name", help="Name of the information system scanned (shown in reports).")
 @click.option("--fail-on", default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity exists (critical|high|medium|low|info|none).")
@@ -104,7 +119,7 @@ def main() -> None:
 @click.option("--db", envvar="CAMAUDIT_DB", help="Inventory database URL (default: SQLite in the user data dir).")
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
+def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
          host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
          login_spacing, operator, organisation, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
@@ -112,9 +127,9 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
     from camaudit.knowledge import KnowledgeError
     from camaudit.model import Severity
-    from camaudit.reports import ReportError, format_of
+    from camaudit.reports import ReportError
     from camaudit.scope import Scope, ScopeError, TargetError
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound, StoreError
 
     if not targets and not resume:
         fail("no targets given (e.g. camaudit scan 192.0.2.0/24)")
@@ -124,9 +139,8 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
             threshold = Severity.parse(fail_on)
         except ValueError as exc:
             fail(f"--fail-on: {exc}")
+    check_reports(reports)
     try:
-        for path in reports:
-            format_of(path)
         port_list = parse_ports(ports) or DEFAULT_PORTS
         extra = parse_ports(add_ports) or ()
         port_list = tuple(sorted(set(port_list) | set(extra)))
@@ -150,7 +164,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     if resume:
         try:
             resume = store.resolve_scan_id(resume)
-        except StoreError as exc:
+        except NotFound as exc:
             fail(str(exc))
     from camaudit.cli.progress import ScanProgress
 
@@ -172,7 +186,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     from camaudit.cli.summary import print_summary
     from camaudit.reports.document import build
 
-    doc = build(store, scan_id, profile=profile, lang=lang, system=system_name)
+    doc = build(store, scan_id, profile=profile, lang=lang, system=system_name, as_of=as_of)
     print_summary(out, doc, lang)
     _write_reports(doc, reports, lang)
     if threshold is not None and any(
@@ -182,19 +196,41 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     sys.exit(EXIT_OK)
 
 
+def check_reports(reports) -> None:
+    """Refuse, before any packet is sent, a report that could not be written (exit 2)."""
+    from camaudit.reports import ReportError, check_report_path
+
+    try:
+        for path in reports:
+            check_report_path(path)
+    except ReportError as exc:
+        fail(str(exc))
+
+
 def _write_reports(doc: dict, reports, lang: str) -> None:
+    """Write every report; one that fails does not stop the others.  Any failure: each one
+    named, then exit 3."""
     from camaudit.engine.api import knowledge
     from camaudit.reports import ReportError, write_report
 
     if not reports:
         return
     kb, _ = knowledge()
+    failed = []
     for path in reports:
         try:
             written = write_report(doc, path, lang=lang, kb=kb)
         except ReportError as exc:
-            fail(str(exc), EXIT_FAILED)
-        err.print(f"report written: [bold]{written}[/]")
+            failed.append(str(exc))
+            continue
+        except MemoryError:
+            failed.append(f"{path}: cannot write report: out of memory")
+            continue
+        err.print(f"report written: [bold]{escape(str(written))}[/]")
+    for message in failed:
+        err.print(f"[bold red]camaudit: error:[/] {escape(message)}", soft_wrap=True)
+    if failed:
+        sys.exit(EXIT_FAILED)
 
 
 # -- history and inventory ------------------------------------------------------------------
@@ -204,28 +240,24 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @click.option("-r", "--report", "reports", multiple=True, required=True, type=click.Path(dir_okay=False),
               help="Report file(s) to write (.html .pdf .xlsx .json .csv).")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
-@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True)
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), default="auto", show_default=True, help=PROFILE_HELP)
+@as_of_option
 @click.option("--system", "system_name", help="Name of the information system (shown in reports).")
 @click.option("--diff-from", help="Compare with this earlier scan (id, prefix).")
 @click.option("--db", envvar="CAMAUDIT_DB")
-def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
+def report(scan_id, reports, lang, profile, as_of, system_name, diff_from, db) -> None:
     """Write reports of a stored scan (default: the last one)."""
-    from camaudit.reports import ReportError, format_of
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
-    try:
-        for path in reports:
-            format_of(path)
-    except ReportError as exc:
-        fail(str(exc))
+    check_reports(reports)
     from camaudit.reports.document import build
 
     store = open_store(db)
     try:
         base = store.resolve_scan_id(diff_from) if diff_from else None
         doc = build(store, store.resolve_scan_id(scan_id), profile=profile, lang=lang, system=system_name,
-                    diff_from=base)
-    except StoreError as exc:
+                    diff_from=base, as_of=as_of)
+    except NotFound as exc:
         fail(str(exc))
     _write_reports(doc, reports, lang)
 

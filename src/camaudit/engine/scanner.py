@@ -89,7 +89,9 @@ class Scanner:
         results: list[HostResult] = []
         it: Iterator[tuple[str, str | None]] = iter(targets)
 
-        done: asyncio.Queue = asyncio.Queue()
+        # bounded: when the store falls behind, the workers wait (finished hosts never pile up
+        # in memory: a sweep of millions of addresses costs what a few batches cost)
+        done: asyncio.Queue = asyncio.Queue(maxsize=STORE_BATCH * 8)
 
         async def worker() -> None:
             for address, hostname in it:  # a shared iterator: each address goes to one worker
@@ -108,7 +110,8 @@ class Scanner:
                 batch = [await done.get()]
                 if batch[0] is None:
                     return
-                await asyncio.sleep(STORE_BATCH_WAIT)  # let a few more finish
+                if done.qsize() < STORE_BATCH:
+                    await asyncio.sleep(STORE_BATCH_WAIT)  # let a few more finish (no wait when behind)
                 while not done.empty() and len(batch) < STORE_BATCH:
                     batch.append(done.get_nowait())
                 stop = batch[-1] is None
@@ -126,7 +129,8 @@ class Scanner:
         try:
             await workers
         finally:
-            await done.put(None)
+            if not writing.done():  # a writer that failed reads no more: do not wait for room
+                await done.put(None)
             await writing  # re-raises the store's error, if that is what stopped the workers
         self.progress("finish", stats=self.stats)
         return results

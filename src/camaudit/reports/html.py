@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -13,6 +14,7 @@ from markupsafe import Markup
 
 from camaudit.locale import catalogue
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
+from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, headline_score, regulation_line
 from camaudit.reports.remediation import VIDEO_KINDS, build_plan, device_name
 
 SEV_COLOURS = {"critical": "#7b0d1e", "high": "#c0392b", "medium": "#d68910", "low": "#2e86c1", "info": "#7f8c8d"}
@@ -52,6 +54,7 @@ def _css_string(text: str) -> Markup:
 
 _env.filters["evidence_items"] = _evidence_items
 _env.filters["css_string"] = _css_string
+_env.filters["headline"] = headline_score
 
 
 def day(iso: str | None) -> dt.date | None:
@@ -139,10 +142,7 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
                           else cat["exec_no_critical"])
     exec_lines.append(cat["exec_findings"].format(total=total, **counts) if total else cat["exec_clean"])
     if comp:
-        sc = comp["system"]["score"]
-        exec_lines.append(cat["exec_compliance"].format(
-            codes=", ".join(c["code"] for c in comp["catalogues"]), pct=round(sc["compliance"] * 100),
-            passed=sc["pass"], failed=sc["fail"], attest=sc["attestation"], untested=sc["not_tested"]))
+        exec_lines += compliance_exec_lines(comp, cat)
     if doc["scan"]["status"] != "finished":
         exec_lines.append(cat["exec_incomplete"].format(status=cat.get(f"status_{doc['scan']['status']}",
                                                                        doc["scan"]["status"])))
@@ -162,6 +162,8 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
         "started": _fmt_day(doc["scan"]["started"], lang), "finished": _fmt_day(doc["scan"]["finished"], lang),
         "report_day": day(doc["scan"]["finished"] or doc["scan"]["started"]),
         "fmt_day": lambda iso: _fmt_day(iso, lang),
+        "cover": cover_model(doc, lang, cat),
+        "regulation_line": lambda c: regulation_line(c, cat, lang),
     }
 
 
@@ -172,3 +174,8 @@ def render_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
 def render_print_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
     """The same sections laid out for print (A4, cover, running header, page numbers)."""
     return _env.get_template("report_print.html.j2").render(**page_model(doc, lang, kb))
+
+
+def stream_html(doc: dict[str, Any], lang: str, kb: Any = None) -> Iterator[str]:
+    """The HTML report piece by piece (section after section, device after device)."""
+    return _env.get_template("report.html.j2").generate(**page_model(doc, lang, kb))
