@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from typing import Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
 
+from camaudit.identify.derive import enterprise_number
 from camaudit.model import Observation
 from camaudit.protocols._net import MAX_READ, ProbeError, classify, text
 from camaudit.scope import admit
@@ -39,7 +41,7 @@ class _Receiver(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | Exception] = asyncio.Queue(maxsize=16)
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(data[:MAX_READ])
 
@@ -100,6 +102,9 @@ def parse_response(data: bytes, version: int, community: str, request_id: int) -
         shown = _value_text(value) if key else None
         if key and shown is not None:
             fields[key] = shown
+    pen = enterprise_number(fields.get("snmp.sysobjectid", ""))
+    if pen:
+        fields["snmp.enterprise"] = pen
     return fields
 
 

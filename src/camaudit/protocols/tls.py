@@ -81,6 +81,26 @@ def _cn(name: x509.Name) -> str:
     return str(attrs[0].value)[:256] if attrs else ""
 
 
+def _attrs(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    """Every value of one attribute (several OU are common), joined with ' | '."""
+    return " | ".join(str(a.value)[:256] for a in name.get_attributes_for_oid(oid))[:512]
+
+
+def _dn(name: x509.Name) -> str:
+    """The whole distinguished name, RFC 4514 string (most specific first: CN=...,O=...,C=...)."""
+    try:
+        return name.rfc4514_string()[:1024]
+    except ValueError:  # an attribute value cryptography cannot render
+        return ""
+
+
+def name_fields(prefix: str, name: x509.Name) -> dict[str, str]:
+    """tls.<prefix> (full DN), tls.<prefix>_cn / _o / _ou of a certificate name."""
+    return {f"tls.{prefix}": _dn(name), f"tls.{prefix}_cn": _cn(name),
+            f"tls.{prefix}_o": _attrs(name, NameOID.ORGANIZATION_NAME),
+            f"tls.{prefix}_ou": _attrs(name, NameOID.ORGANIZATIONAL_UNIT_NAME)}
+
+
 def _key(cert: x509.Certificate) -> str:
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
@@ -111,8 +131,8 @@ def cert_fields(der: bytes, now: dt.datetime | None = None) -> dict[str, str]:
         sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
     hash_alg = cert.signature_hash_algorithm
     return {
-        "tls.subject_cn": _cn(cert.subject),
-        "tls.issuer_cn": _cn(cert.issuer),
+        **name_fields("subject", cert.subject),
+        **name_fields("issuer", cert.issuer),
         "tls.self_signed": str(self_signed).lower(),
         "tls.not_before": cert.not_valid_before_utc.isoformat(),
         "tls.not_after": cert.not_valid_after_utc.isoformat(),
