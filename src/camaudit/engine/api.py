@@ -6,13 +6,15 @@ The command line, the demo, the benchmark and (later) the Celery workers all com
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from dataclasses import fields
 from typing import Any
 
 from camaudit import __version__
 from camaudit.engine.options import ScanOptions
 from camaudit.engine.scanner import Progress, Scanner
-from camaudit.scope import Scope, TargetSet, parse_targets
+from camaudit.scope import Scope, TargetSet, guarding, parse_targets
 from camaudit.store import Store
 from camaudit.store.db import LEASE_TTL, ScanBusy, StoreError, lease_owner
 
@@ -47,9 +49,9 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         targets = list(record.targets)
         options = options_from_dict(record.options)
     try:
-        target_set: TargetSet = parse_targets(targets)
-        if scope is not None:
-            scope.check(target_set)
+        target_set: TargetSet = parse_targets(targets, resolve=options.resolve)
+        scope = scope or Scope()  # the built-in refusals hold even when no scope is given
+        scope.check(target_set)
         kb, kb_version = knowledge()
         scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
     except BaseException:
@@ -67,19 +69,20 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         skip = set()
     keeper = asyncio.ensure_future(_keep_lease(store, scan_id, owner))
     try:
-        await scanner.run(target_set, scan_id=scan_id, skip=skip)
+        with guarding(scope, target_set):  # every connection of the scan passes this gate
+            await scanner.run(target_set, scan_id=scan_id, skip=skip)
     except BaseException as exc:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
         keeper.cancel()
         if isinstance(exc, ScanBusy):  # the scan is someone else's now: leave its status alone
             raise
         try:
-            store.set_status(scan_id, "interrupted")
+            _record_status(store, scan_id, "interrupted")
         finally:
             store.release_scan(scan_id, owner)
         raise
     keeper.cancel()
     try:
-        store.set_status(scan_id, "finished")
+        _record_status(store, scan_id, "finished")
     finally:
         store.release_scan(scan_id, owner)
     return scan_id
@@ -95,6 +98,19 @@ async def _keep_lease(store: Store, scan_id: str, owner: str) -> None:
             await asyncio.to_thread(store.renew_scan, scan_id, owner)
         except StoreError:
             return
+
+
+def _record_status(store: Store, scan_id: str, status: str) -> None:
+    """Write the scan's status with SIGINT/SIGTERM held back: a second Ctrl-C during the write
+    must not leave the scan "running" (the signal is delivered right after)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if block else None
+    try:
+        store.set_status(scan_id, status)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def scan(targets: list[str], options: ScanOptions | None = None, store: Store | None = None, **kw) -> dict:
