@@ -47,7 +47,7 @@ def _admin_reason(o: Observation) -> str | None:
 @register
 class CleartextHttp(Check):
     meta = CheckMeta(id="cleartext-http", severity=Severity.MEDIUM,
-                     clauses=clauses_for("cleartext-http"), phase="posture")
+                     clauses=clauses_for("cleartext-http"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -87,7 +87,7 @@ class _OpenService(Check):
 @register
 class CleartextTelnet(_OpenService):
     meta = CheckMeta(id="cleartext-telnet", severity=Severity.HIGH,
-                     clauses=clauses_for("cleartext-telnet"), phase="posture")
+                     clauses=clauses_for("cleartext-telnet"), phase="posture", safe=True)
     protocol = "telnet"
     banner_field = "telnet.banner"
 
@@ -95,6 +95,6 @@ class CleartextTelnet(_OpenService):
 @register
 class CleartextFtp(_OpenService):
     meta = CheckMeta(id="cleartext-ftp", severity=Severity.MEDIUM,
-                     clauses=clauses_for("cleartext-ftp"), phase="posture")
+                     clauses=clauses_for("cleartext-ftp"), phase="posture", safe=True)
     protocol = "ftp"
     banner_field = "ftp.banner"

@@ -93,7 +93,10 @@ def main() -> None:
 @click.option("--host-rate", type=float, default=0.0, help="New connections per second to one host (0: no limit).")
 @click.option("--check", "checks", multiple=True, help="Run only this check (repeatable); see `camaudit checks`.")
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
-@click.option("--all-hosts", is_flag=True, help="Assess every host, not only those identified as video devices.")
+@click.option("--all-hosts", is_flag=True,
+              help="Every check on every host, even one identified as a router, printer or NAS.")
+@click.option("--video-only", is_flag=True,
+              help="Assess only hosts identified as camera / NVR / DVR (by default every host that answers is).")
 @click.option("--discovery-only", is_flag=True, help="Sweep and identify; run no check.")
 @click.option("--no-udp", is_flag=True, help="Skip the SNMP, SSDP and WS-Discovery probes.")
 @click.option("--login-spacing", type=float, default=0.0, help="Seconds between two login attempts on one service.")
@@ -105,7 +108,7 @@ def main() -> None:
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
-         host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
+         host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, video_only, discovery_only, no_udp,
          login_spacing, operator, organisation, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
     from camaudit.engine.api import run_scan
@@ -134,6 +137,8 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
         scope = Scope.parse(list(allow) + env_allow, list(deny) + list(DEFAULT_DENIED))
     except (ReportError, TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))
+    if all_hosts and video_only:
+        fail("--all-hosts and --video-only contradict each other: choose one")
     for name, value in (("timeout", timeout), ("connect-timeout", connect_timeout)):
         if value <= 0:
             fail(f"--{name} must be positive")
@@ -145,7 +150,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
                           concurrency=concurrency, host_concurrency=host_concurrency, rate=rate, host_rate=host_rate,
                           host_parallelism=host_parallelism, checks=tuple(checks) or None,
                           intrusive=tuple(intrusive), login_spacing=login_spacing, discovery_only=discovery_only,
-                          all_hosts=all_hosts, operator=operator, organisation=organisation)
+                          all_hosts=all_hosts, video_only=video_only, operator=operator, organisation=organisation)
     store = open_store(db)
     if resume:
         try:
