@@ -145,14 +145,16 @@ def route_attempt(address: str, port: int, route: str, timeout: float, d: Discov
 
 async def stream_with(host: HostResult, cred: Credential, ctx: CheckContext) -> dict[str, Any]:
     """With a credential proven right on an RTSP port: the stream's route and what it offers.
-    Looks the route up when the credential was proven on a route the server does not serve."""
+    Looks the route up (at most ``MAX_AUTH_LOOKUPS`` DESCRIBEs, none of them a failed login)
+    when the credential was proven on a route the server does not serve."""
     from camaudit.checks._support import proto
 
     rtsp = proto("rtsp")
     d = _cache(ctx).get((host.address, cred.port))
     if d is not None and d.sdp and d.route == cred.path:  # the login attempt described it
         return {"route": d.route, "sdp": d.sdp, "describes_with_credential": 0}
-    routes = [cred.path] + [r for r in candidate_routes(host, ctx, MAX_AUTH_LOOKUPS) if r != cred.path]
+    # the login attempt on cred.path did not describe a stream (else it was kept above)
+    routes = [r for r in candidate_routes(host, ctx, MAX_AUTH_LOOKUPS + 1) if r != cred.path]
     sent = 0
     for route in routes[:MAX_AUTH_LOOKUPS]:
         if "{user}" in route:

@@ -111,6 +111,7 @@ class _Bits:
 
 
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+_PROFILES = {66, 77, 88} | _HIGH_PROFILES  # profile_idc values of H.264 Annex A
 
 
 def h264_size(b64: str) -> tuple[int, int] | None:
@@ -125,6 +126,8 @@ def h264_size(b64: str) -> tuple[int, int] | None:
     try:
         r = _Bits(rbsp)
         profile = r.bits(8)
+        if profile not in _PROFILES:
+            return None
         r.bits(16)  # constraint flags, level
         r.ue()  # seq_parameter_set_id
         chroma = 1
