@@ -6,7 +6,7 @@ from camaudit.checks import _rtsp
 from camaudit.checks._support import proto
 from camaudit.checks.base import Check, CheckContext, CheckMeta, register
 from camaudit.knowledge.checkmeta import clauses_for
-from camaudit.model import AuthOutcome, Finding, HostResult, Severity
+from camaudit.model import AuthOutcome, Finding, HostResult, Observation, Severity
 
 MAX_SDP = 16 * 1024
 ANONYMOUS_FTP_PASSWORD = "camaudit@example.invalid"  # RFC 1635: an e-mail-like string
@@ -48,7 +48,7 @@ class OnvifAnonymous(Check):
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
         https_ports = set(host.ports_for("https"))
-        by_port = {}
+        by_port: dict[int, Observation] = {}
         for o in host.observations_for("onvif"):
             if not o.error:
                 by_port.setdefault(o.port, o)

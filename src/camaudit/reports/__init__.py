@@ -52,6 +52,9 @@ def localise(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]:
         raise ReportError(f"unknown language {lang!r}; use one of: {', '.join(LANGS)}")
     out = copy.deepcopy(doc)
     out["lang"] = lang
+    from camaudit.reports.assessment import annotate
+
+    annotate(out)  # what was tested and what was not, "not identified" devices included
     for dev in out["devices"]:
         for f in dev["findings"]:
             f["title"], f["remediation"] = check_text(kb, f["check_id"], lang)
