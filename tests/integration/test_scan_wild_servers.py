@@ -143,7 +143,7 @@ def test_protected_streams_are_found_with_a_factory_password(
     server, ev = _finding(scan, wild_servers, name, CREDS)
     assert ev["server_behaviour"] == behaviour, ev
     assert ev["route"] == route, ev
-    assert server.password and server.password not in ev["url"]
+    assert server.password and f":{server.password}@" not in ev["url"]
     assert ev["url"].startswith(f"rtsp://{server.username}:") and ev["url"].endswith(
         f"@{server.address}:{server.port}{route}")
     assert "H264" in ev["offers"], ev
