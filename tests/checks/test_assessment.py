@@ -188,3 +188,13 @@ def test_sdp_summary_reads_codec_and_resolution():
 def test_hostile_sps_is_not_reported(value):
     assert sdp.h264_size(value) is None
     assert "width" not in sdp.summary(f"m=video 0 RTP/AVP 96\na=fmtp:96 sprop-parameter-sets={value}\n")[0]
+
+
+def test_cli_refuses_all_hosts_with_video_only(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "camaudit.cli.main", "scan", "127.70.0.1", "--all-hosts",
+                        "--video-only", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "contradict" in r.stderr
