@@ -198,3 +198,20 @@ def test_cli_refuses_all_hosts_with_video_only(tmp_path):
                         "--video-only", "--db", f"sqlite:///{tmp_path / 'x.sqlite'}"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "contradict" in r.stderr
+
+
+async def test_cleartext_http_ignores_a_catch_all_xml_answer(ctx):
+    """A hostile device answering every path with the same SOAP (whose text says "passwd") is
+    not an administration page; a real login page over HTTP still is."""
+    from camaudit.checks.cleartext import CleartextHttp
+
+    soap = '<?xml version="1.0"?><!ENTITY xxe SYSTEM "file:///etc/passwd"><env:Envelope/>'
+    paths = ("/", "/ISAPI/System/deviceInfo", "/RPC2_Login", "/onvif/device_service")
+    host = HostResult(HOST, identity=Identity(kind=DeviceKind.UNKNOWN), observations=[
+        _obs("http", 80, path=p, status="200", body=soap, content_type="application/soap+xml")
+        for p in paths])
+    assert await CleartextHttp().run(host, ctx) == []
+    host.observations = [_obs("http", 80, path="/", status="200", title="Login",
+                              body="<form>User name Password</form>", content_type="text/html")]
+    [f] = await CleartextHttp().run(host, ctx)
+    assert f.evidence["reason"].startswith("login or administration page")

@@ -1,6 +1,7 @@
 """No lockout: a default scan of lab devices, its login attempts counted on the LAB side
-(attempts.json), never spends 5 attempts on one real account of one service.  Only the lockout
-measurement goes further, with a user name no device has."""
+(attempts.json), never spends 5 failed logins on one real account of one service.  Only the
+lockout measurement goes further, with a user name no device has.  (Requests made with a
+credential the scan found, to read the device's facts, succeed and lock nothing.)"""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ NAMES = ("hik-cam-hardened", "dahua-cam-default", "xm-dvr-default", "hik-nvr-wea
          "axis-cam-secure", "uniview-cam-default")
 
 
-def _users(attempts: dict, address: str) -> dict[tuple[str, str], int]:
+def _failures(attempts: dict, address: str) -> dict[tuple[str, str], int]:
     return {(proto, user): n for proto, entry in attempts.get(address, {}).items()
-            for user, n in entry.get("users", {}).items()}
+            for user, n in entry.get("failures_by_user", {}).items()}
 
 
 def test_a_default_scan_never_spends_five_attempts_on_one_account(lab, tmp_path):
@@ -42,7 +43,7 @@ def test_a_default_scan_never_spends_five_attempts_on_one_account(lab, tmp_path)
     after = lab.attempts()
     spent_somewhere = False
     for address in addresses:
-        was, now = _users(before, address), _users(after, address)
+        was, now = _failures(before, address), _failures(after, address)
         for (proto, user), n in now.items():
             spent = n - was.get((proto, user), 0)
             if user in (LOCKOUT_PROBE, ORACLE_PROBE):
