@@ -9,7 +9,7 @@ from camaudit.checks._rtsp import MAX_DESCRIBES
 from camaudit.checks.anonymous import RtspAnonymous
 from camaudit.checks.credentials import DefaultCredentials, WeakCredentials
 from camaudit.checks.lockout import PROBE_USER, NoLoginLockout
-from camaudit.model import DeviceKind, HostResult, Identity
+from camaudit.model import DeviceKind, HostResult, Identity, redact
 from camaudit.protocols import http, rtsp
 
 from .fakes import HOST, FakeHikvision, FakeRtsp
@@ -47,7 +47,7 @@ async def test_default_credential_found_on_hikvision_web_api(hik_default, ctx):
     assert [(f.check_id, f.protocol, f.port) for f in findings] == [
         ("default-credentials", "http", hik_default.port)]
     ev = findings[0].evidence
-    assert ev["username"] == "admin" and ev["password"] == "123***" and "12345" not in str(ev)
+    assert ev["username"] == "admin" and ev["password"] == "1***" and "12345" not in str(ev)
     assert ev["path"] == "/ISAPI" and ev["listed_under"] == "credentials.yaml vendors.hikvision"
     assert [(c.protocol, c.username, c.password, c.is_vendor_default) for c in host.credentials] \
         == [("http", "admin", "12345", True)]
@@ -75,7 +75,7 @@ async def test_weak_credential_found_and_reported_as_weak(ctx):
     finally:
         await dev.stop()
     assert [(f.check_id, f.severity.value) for f in findings] == [("weak-credentials", "high")]
-    assert findings[0].evidence["password"] == "adm***"
+    assert findings[0].evidence["password"] == "ad***"  # 'admin123': two characters of eight
     assert host.credentials[0].is_vendor_default is False
 
 
@@ -122,7 +122,7 @@ async def test_rtsp_route_found_then_default_credential(ctx):
     assert anon == []  # the stream needs a credential
     ev = findings[0].evidence
     assert ev["server_behaviour"] == "auth-first"  # 401 on any route before the route is known
-    assert ev["url"] == f"rtsp://admin:123***@{HOST}:{dev.port}/Streaming/Channels/101"
+    assert ev["url"] == f"rtsp://admin:{redact('12345')}@{HOST}:{dev.port}/Streaming/Channels/101"
     assert ev["sdp_media"][0]["codec"] == "H264"
 
 

@@ -6,14 +6,17 @@ The command line, the demo, the benchmark and (later) the Celery workers all com
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from dataclasses import fields
 from typing import Any
 
 from camaudit import __version__
 from camaudit.engine.options import ScanOptions
 from camaudit.engine.scanner import Progress, Scanner
-from camaudit.scope import Scope, TargetSet, parse_targets
+from camaudit.scope import Scope, TargetSet, guarding, parse_targets
 from camaudit.store import Store
+from camaudit.store.db import LEASE_TTL, ScanBusy, StoreError, lease_owner
 
 
 def options_from_dict(data: dict[str, Any]) -> ScanOptions:
@@ -39,15 +42,22 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
 
     With ``resume`` the targets and options of that scan are reused and the hosts already done
     are skipped.  Raises TargetError / ScopeError before any packet is sent."""
+    owner = lease_owner()
     if resume:
         record = store.get_scan(resume)
+        store.claim_scan(record.id, owner)  # a second runner of the same scan is refused here
         targets = list(record.targets)
         options = options_from_dict(record.options)
-    target_set: TargetSet = parse_targets(targets)
-    if scope is not None:
+    try:
+        target_set: TargetSet = parse_targets(targets, resolve=options.resolve)
+        scope = scope or Scope()  # the built-in refusals hold even when no scope is given
         scope.check(target_set)
-    kb, kb_version = knowledge()
-    scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
+        kb, kb_version = knowledge()
+        scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
+    except BaseException:
+        if resume:
+            store.release_scan(record.id, owner)
+        raise
     if resume:
         scan_id = record.id
         skip = store.done_addresses(scan_id)
@@ -55,15 +65,52 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
     else:
         scan_id = store.create_scan(targets=targets, options=options.to_dict(), operator=options.operator,
                                     tool_version=__version__, knowledge_version=kb_version,
-                                    hosts_total=len(target_set))
+                                    hosts_total=len(target_set), owner=owner)
         skip = set()
+    keeper = asyncio.ensure_future(_keep_lease(store, scan_id, owner))
     try:
-        await scanner.run(target_set, scan_id=scan_id, skip=skip)
-    except BaseException:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
-        store.set_status(scan_id, "interrupted")
+        with guarding(scope, target_set):  # every connection of the scan passes this gate
+            await scanner.run(target_set, scan_id=scan_id, skip=skip)
+    except BaseException as exc:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
+        keeper.cancel()
+        if isinstance(exc, ScanBusy):  # the scan is someone else's now: leave its status alone
+            raise
+        try:
+            _record_status(store, scan_id, "interrupted")
+        finally:
+            store.release_scan(scan_id, owner)
         raise
-    store.set_status(scan_id, "finished")
+    keeper.cancel()
+    try:
+        _record_status(store, scan_id, "finished")
+    finally:
+        store.release_scan(scan_id, owner)
     return scan_id
+
+
+async def _keep_lease(store: Store, scan_id: str, owner: str) -> None:
+    """Renew the scan's lease while it runs, even when no host finishes for a while (progress
+    renews it too).  A lease lost to another runner is noticed by the next checkpoint, which
+    fails and stops the scan."""
+    while True:
+        await asyncio.sleep(LEASE_TTL / 3)
+        try:
+            await asyncio.to_thread(store.renew_scan, scan_id, owner)
+        except StoreError:
+            return
+
+
+def _record_status(store: Store, scan_id: str, status: str) -> None:
+    """Write the scan's status with SIGINT/SIGTERM held back: a second Ctrl-C during the write
+    must not leave the scan "running" (the signal is delivered right after)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held) if block else None
+    try:
+        store.set_status(scan_id, status)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def scan(targets: list[str], options: ScanOptions | None = None, store: Store | None = None, **kw) -> dict:

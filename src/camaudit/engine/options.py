@@ -28,6 +28,7 @@ class ScanOptions:
     snmp_communities: tuple[str, ...] = ("public", "private")
     login_spacing: float = 0.0  # seconds between two login attempts on one service
     discovery_only: bool = False
+    resolve: bool = True  # look host names up in DNS (False: --no-resolve, addresses only)
     # Which hosts get which checks (camaudit.checks.base.POLICIES).  By default every host that
     # answered is assessed; a host positively identified as another kind of device (router,
     # printer, NAS) gets only the checks that are harmless on any device.

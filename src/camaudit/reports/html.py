@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -14,6 +15,7 @@ from markupsafe import Markup
 from camaudit.locale import catalogue
 from camaudit.reports.assessment import text as assessment_text
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
+from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, headline_score, regulation_line
 from camaudit.reports.remediation import VIDEO_KINDS, build_plan, device_name
 
 SEV_COLOURS = {"critical": "#7b0d1e", "high": "#c0392b", "medium": "#d68910", "low": "#2e86c1", "info": "#7f8c8d"}
@@ -53,6 +55,7 @@ def _css_string(text: str) -> Markup:
 
 _env.filters["evidence_items"] = _evidence_items
 _env.filters["css_string"] = _css_string
+_env.filters["headline"] = headline_score
 
 
 def day(iso: str | None) -> dt.date | None:
@@ -144,10 +147,7 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
     exec_lines.append(cat["exec_findings"].format(total=total, **counts) if total
                       else cat["exec_clean"] if not unidentified else cat["exec_findings"].format(total=0, **counts))
     if comp:
-        sc = comp["system"]["score"]
-        exec_lines.append(cat["exec_compliance"].format(
-            codes=", ".join(c["code"] for c in comp["catalogues"]), pct=round(sc["compliance"] * 100),
-            passed=sc["pass"], failed=sc["fail"], attest=sc["attestation"], untested=sc["not_tested"]))
+        exec_lines += compliance_exec_lines(comp, cat)
     if doc["scan"]["status"] != "finished":
         exec_lines.append(cat["exec_incomplete"].format(status=cat.get(f"status_{doc['scan']['status']}",
                                                                        doc["scan"]["status"])))
@@ -162,13 +162,15 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
         "doc": doc, "t": cat, "lang": lang, "colours": SEV_COLOURS, "status_colours": STATUS_COLOURS,
         "severities": SEVERITIES, "statuses": STATUSES, "charts": charts, "plan": plan, "first": plan[:3],
         "exec_lines": exec_lines, "video": video, "unidentified": unidentified,
-        "others": [d for d in doc["devices"] if d not in video and d not in unidentified],
+        "others": [d for d in doc["devices"] if d["identity"].get("kind") == "other"],
         "at": assessment_text(lang),
         "verdicts": {d["address"]: d for d in comp["devices"]} if comp else {},
         "groups": groups, "titles": titles, "device_name": lambda d: device_name(d, cat),
         "started": _fmt_day(doc["scan"]["started"], lang), "finished": _fmt_day(doc["scan"]["finished"], lang),
         "report_day": day(doc["scan"]["finished"] or doc["scan"]["started"]),
         "fmt_day": lambda iso: _fmt_day(iso, lang),
+        "cover": cover_model(doc, lang, cat),
+        "regulation_line": lambda c: regulation_line(c, cat, lang),
     }
 
 
@@ -179,3 +181,8 @@ def render_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
 def render_print_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
     """The same sections laid out for print (A4, cover, running header, page numbers)."""
     return _env.get_template("report_print.html.j2").render(**page_model(doc, lang, kb))
+
+
+def stream_html(doc: dict[str, Any], lang: str, kb: Any = None) -> Iterator[str]:
+    """The HTML report piece by piece (section after section, device after device)."""
+    return _env.get_template("report.html.j2").generate(**page_model(doc, lang, kb))

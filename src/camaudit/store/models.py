@@ -34,6 +34,9 @@ class Scan(Base):
     hosts_total: Mapped[int] = mapped_column(Integer, default=0)
     hosts_done: Mapped[int] = mapped_column(Integer, default=0)
     hosts_up: Mapped[int] = mapped_column(Integer, default=0)
+    # the lease of a running scan: one runner at a time (Store.claim_scan / renew_scan / release_scan)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     hosts: Mapped[list["ScanHost"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
     findings: Mapped[list["FindingRow"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
