@@ -198,7 +198,7 @@ class HostResult:
     credentials: list[Credential] = field(default_factory=list)  # in memory only
     errors: list[str] = field(default_factory=list)  # hostile or broken answers, timeouts: reported
     checks_run: list[str] = field(default_factory=list)
-    assess_all: bool = False  # run video-only checks even when the host is not a video device
+    policy: str = "default"  # which checks may run here: see camaudit.checks.base.POLICIES
 
     def observations_for(self, protocol: str) -> list[Observation]:
         return [o for o in self.observations if o.protocol == protocol]

@@ -338,7 +338,8 @@ async def test_oracle_uniform_answers_are_fine_and_lockout_stops_it(ctx):
 async def test_oracle_never_passes_the_account_cap(ctx):
     rpc = FakeDahuaRpc(apart=True)
     async with Site({"/RPC2_Login": rpc}) as site:
-        for _ in range(6):  # the credential checks already spent the cap on "admin"
+        for _ in range(4):  # the credential checks already spent the cap on "admin"
             assert await ctx.budget.take(A, site.port, "http", "admin", 6)
+        assert not await ctx.budget.take(A, site.port, "http", "admin", 6)  # 4 at most, whatever asked
         assert await LoginErrorOracle().run(_dahua_host(site.port), ctx) == []
     assert rpc.logins == [PROBE_USER]

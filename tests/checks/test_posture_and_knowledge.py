@@ -170,8 +170,14 @@ def test_credential_choice_per_vendor_and_service(kb):
     assert [(e.username, e.password) for e in xm_telnet] == [
         ("root", "xc3511"), ("root", "xmhdipc"), ("root", "klv123")]
     assert kb.credentials.vendor_defaults("xiongmai", "http", 4)[0].password == ""
-    top = kb.credentials.vendor_defaults(None, "http", 4)
-    assert [(e.username, e.password) for e in top][:2] == [("admin", "12345"), ("admin", "admin")]
+    top = kb.credentials.vendor_defaults(None, "http", 6, per_account=4)
+    assert [(e.username, e.password) for e in top] == [  # credentials.yaml "unidentified"
+        ("admin", "admin"), ("admin", "12345"), ("admin", ""), ("admin", "123456"),
+        ("root", "pass"), ("root", "")]
+    telnet = kb.credentials.vendor_defaults("questek", "telnet", 6, per_account=4)  # no entry: same list
+    assert [(e.username, e.password) for e in telnet] == [  # Mirai's weights
+        ("root", "xc3511"), ("root", "vizxv"), ("root", "admin"), ("root", "888888"),
+        ("admin", "admin"), ("support", "support")]
     assert kb.routes.for_vendor("dahua", 2) == ["/cam/realmonitor?channel=1&subtype=0",
                                                 "/cam/realmonitor"]
 

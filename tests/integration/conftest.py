@@ -86,11 +86,45 @@ def ffprobe() -> str:
     return path
 
 
+# The second set (127.31.0.0/24): set up as devices in the wild are, not as the lab is.
+WILD_FAMILIES = {
+    "wild_rtsp": ((S.NEED_GST,), S.wild_rtsp_servers),
+    "wild_telnet": ((S.NEED_TELNETD, S.NEED_UNSHARE, S.NEED_OPENSSL), S.wild_telnet_servers),
+    "wild_http": ((S.NEED_LIGHTTPD_TLS, S.NEED_OPENSSL), S.wild_http_servers),
+    "wild_ftp": ((S.NEED_VSFTPD, S.NEED_UNSHARE, S.NEED_OPENSSL), S.wild_ftp_servers),
+    "wild_snmp": ((S.NEED_SNMPD,), S.wild_snmp_servers),
+}
+
+
+@pytest.fixture(scope="session")
+def wild_servers() -> Iterator[dict[str, S.Server]]:
+    """Every family of the second set that can run here, started at once; a family whose
+    program is missing is left out on a user's machine (installed, or a failure, in CI)."""
+    found: dict[str, S.Server] = {}
+    running = []
+    try:
+        for name, (needs, build) in WILD_FAMILIES.items():
+            try:
+                gen = _family(name, needs, build)
+                found.update(next(gen))
+            except pytest.skip.Exception:
+                continue
+            running.append(gen)
+        if not found:
+            pytest.skip("integration: no real server of the second set can run on this machine")
+        yield found
+    finally:
+        for gen in running:
+            gen.close()  # stops the family's servers and removes its folder
+
+
 def _servers_used(item: pytest.Item) -> list[S.Server]:
     names = set(getattr(item, "fixturenames", ()))
     if "real_servers" in names:
         names.update(FAMILIES)
-    return [s for fam in FAMILIES if fam in names for s in STARTED.get(fam, ())]
+    if "wild_servers" in names:
+        names.update(WILD_FAMILIES)
+    return [s for fam in (*FAMILIES, *WILD_FAMILIES) if fam in names for s in STARTED.get(fam, ())]
 
 
 @pytest.hookimpl(wrapper=True)

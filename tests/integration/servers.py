@@ -433,3 +433,255 @@ def snmp_servers(workdir: Path) -> list[Server]:
                               password=community))
     return servers
 
+
+
+# --------------------------------------------------------------------------- the second set
+#
+# Real servers set up as devices in the wild are, and NOT as the lab is: other stream routes
+# (Hikvision's old form, Dahua's realmonitor with its query, HiSilicon's /11, Ubiquiti's
+# /live/ch00_0, TP-Link's /stream1), a server that serves any path, one that asks for a
+# credential before it says whether a route exists, other realms and banners, factory passwords
+# of no particular vendor, and not one vendor string.  Scanned with default options, every
+# planted weakness must be found (tests/integration/test_scan_wild_servers.py).
+
+WILD_NET = "127.31.0"
+NEED_LIGHTTPD_TLS = Need("lighttpd with mod_openssl", ("lighttpd", "lighttpd-mod-openssl"),
+                         lambda: Path("/usr/lib/lighttpd/mod_openssl.so").exists()
+                         and shutil.which("lighttpd") is not None)
+
+# a JPEG file header: what a snapshot URL answers (the scanner reads the first bytes only)
+JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        + b"\x00" * 200 + b"\xff\xd9")
+
+
+@dataclass(frozen=True)
+class Planted:
+    """A weakness a correct scan reports: check ids (any of them), protocol, port."""
+
+    checks: frozenset[str]
+    protocol: str | None
+    port: int | None
+
+    @classmethod
+    def of(cls, checks: str, protocol: str | None, port: int | None) -> "Planted":
+        return cls(frozenset(checks.split("|")), protocol, port)
+
+
+def wild_rtsp_servers(workdir: Path) -> list[Server]:
+    """GStreamer RTSP servers on other routes, answering unknown routes in three ways."""
+    script = str(HERE / "rtsp_server.py")
+    strong = strong_password()
+
+    def rtsp(name: str, last: int, port: int, mount: str, *extra: str,
+             user: str | None = None, password: str | None = None) -> Server:
+        address = f"{WILD_NET}.{last}"
+        creds = [user, password] if user is not None and password is not None else []
+        return Server(name, address, port, [SYSTEM_PYTHON, script, address, str(port), mount,
+                                            *creds, *extra], workdir,
+                      username=user, password=password)
+
+    return [
+        # Hikvision's pre-V5 route, open, 404 for other routes
+        rtsp("w-rtsp-open-h264", 10, 554, "/h264/ch1/main/av_stream"),
+        # a DVR that serves its stream whatever the path
+        rtsp("w-rtsp-any-path", 11, 554, "/ch1", "--any-path", "--size", "704x576"),
+        # Dahua's route (the query is ignored), Digest with a factory password, 404 first
+        rtsp("w-rtsp-realmonitor", 12, 554, "/cam/realmonitor", "--realm", "Streaming Server",
+             user="admin", password="admin"),
+        # asks for a credential before saying whether a route exists
+        rtsp("w-rtsp-auth-first", 13, 554, "/live/ch00_0", "--auth-first", "--realm", "RTSPD",
+             user="admin", password="12345"),
+        # HiSilicon's /11 on the alternate port, open, 720p
+        rtsp("w-rtsp-open-11", 14, 8554, "/11", "--size", "1280x720"),
+        # TP-Link's /stream1, Digest with a factory password
+        rtsp("w-rtsp-stream1", 15, 554, "/stream1", "--realm", "Login", user="admin",
+             password="123456"),
+        # the well-secured host's stream (its other services are below)
+        rtsp("w-secure-rtsp", 70, 554, "/stream1", "--auth-first", "--realm", "Secure",
+             user="admin", password=strong),
+    ]
+
+
+def wild_telnet_servers(workdir: Path) -> list[Server]:
+    """busybox telnetd, a plain "login:" prompt, root with Dahua's DVR password from Mirai's list."""
+    tools = workdir / "telnet-bin"
+    tools.mkdir(parents=True, exist_ok=True)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    for applet in ("login", "sh"):
+        link = tools / applet
+        if not link.exists():
+            link.symlink_to(busybox)
+    issue = workdir / "wild-telnet-issue"
+    issue.write_text("\n")
+    motd = workdir / "wild-telnet-motd"
+    motd.write_text("")
+    name, address, password = "w-telnet-mirai", f"{WILD_NET}.20", "vizxv"
+    passwd, shadow = private_accounts(workdir / name, "root", password, str(tools / "sh"),
+                                      workdir / name)
+    argv = in_private_etc({"/etc/passwd": passwd, "/etc/shadow": shadow, "/etc/motd": motd},
+                          [busybox, "telnetd", "-F", "-b", f"{address}:23", "-l",
+                           str(tools / "login"), "-f", str(issue)],
+                          hostname="localhost")
+    return [Server(name, address, 23, argv, workdir, username="root", password=password)]
+
+
+def _lighttpd(workdir: Path, name: str, address: str, port: int, body: str, *, auth: str = "",
+              tls: tuple[Path, Path] | None = None, files: dict[str, bytes] | None = None,
+              username: str | None = None, password: str | None = None) -> Server:
+    www = workdir / f"{name}-www"
+    www.mkdir(parents=True, exist_ok=True)
+    (www / "index.html").write_text(body)
+    for rel, data in (files or {}).items():
+        (www / rel).write_bytes(data)
+    lines = [
+        'server.modules = ("mod_auth", "mod_authn_file"' + (', "mod_openssl")' if tls else ")"),
+        f'server.document-root = "{www}"', f'server.bind = "{address}"', f"server.port = {port}",
+        f'server.errorlog = "{workdir / (name + ".error.log")}"',
+        'index-file.names = ("index.html")',
+        'mimetype.assign = (".html" => "text/html", ".jpg" => "image/jpeg")',
+        'server.feature-flags = ("auth.delay-invalid-creds" => "disable")',
+        'server.tag = ""',  # no Server header at all: nothing names the software
+    ]
+    if tls:
+        cert, key = tls
+        lines += ['ssl.engine = "enable"', f'ssl.pemfile = "{cert}"', f'ssl.privkey = "{key}"',
+                  # accept the 1024-bit key of the weak host (OpenSSL's level 2 refuses it)
+                  'ssl.openssl.ssl-conf-cmd = ("CipherString" => "DEFAULT@SECLEVEL=0")']
+    if auth:
+        lines.append(auth)
+    conf = workdir / f"{name}.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return Server(name, address, port, ["lighttpd", "-D", "-f", str(conf)], workdir,
+                  username=username, password=password)
+
+
+def _basic(workdir: Path, name: str, realm: str, user: str, password: str, where: str = "/") -> str:
+    userfile = workdir / f"{name}.plain"
+    userfile.write_text(f"{user}:{password}\n")
+    userfile.chmod(0o600)
+    return (f'auth.backend = "plain"\nauth.backend.plain.userfile = "{userfile}"\n'
+            f'auth.require = ("{where}" => ("method" => "basic", "realm" => "{realm}",'
+            ' "require" => "valid-user"))')
+
+
+def _digest(workdir: Path, name: str, realm: str, user: str, password: str) -> str:
+    ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+    userfile = workdir / f"{name}.htdigest"
+    userfile.write_text(f"{user}:{realm}:{ha1}\n")
+    userfile.chmod(0o600)
+    return (f'auth.backend = "htdigest"\nauth.backend.htdigest.userfile = "{userfile}"\n'
+            f'auth.require = ("/" => ("method" => "digest", "realm" => "{realm}",'
+            ' "require" => "valid-user"))')
+
+
+def make_cert(workdir: Path, name: str, bits: int, cn: str) -> tuple[Path, Path]:
+    """A self-signed certificate made by openssl (RSA ``bits``)."""
+    cert, key = workdir / f"{name}.crt", workdir / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", f"rsa:{bits}", "-nodes", "-sha256",
+                    "-keyout", str(key), "-out", str(cert), "-days", "3650", "-subj", f"/CN={cn}"],
+                   check=True, capture_output=True, timeout=60)
+    key.chmod(0o600)
+    return cert, key
+
+
+LOGIN_PAGE = ("<!DOCTYPE html><html><head><title>Login</title></head><body><form>"
+              "User name <input name=u> Password <input type=password name=p></form></body></html>\n")
+PLAIN_PAGE = "<!DOCTYPE html><html><head><title>index</title></head><body>ok</body></html>\n"
+
+
+def wild_http_servers(workdir: Path) -> list[Server]:
+    """lighttpd without a Server header: Basic and Digest logins under realms no lab device
+    uses, an open snapshot, a weak HTTPS set-up, and the secure host's HTTPS."""
+    strong = strong_password()
+    weak_tls = make_cert(workdir, "w-https-weak", 1024, "192.168.1.108")
+    good_tls = make_cert(workdir, "w-secure", 2048, "cam-gate.local")
+    return [
+        _lighttpd(workdir, "w-http-basic", f"{WILD_NET}.30", 80, LOGIN_PAGE,
+                  auth=_basic(workdir, "w-http-basic", "Web Login", "admin", "123456"),
+                  username="admin", password="123456"),
+        _lighttpd(workdir, "w-http-digest", f"{WILD_NET}.31", 8080, LOGIN_PAGE,
+                  auth=_digest(workdir, "w-http-digest", "Protected Area", "root", "pass"),
+                  username="root", password="pass"),
+        _lighttpd(workdir, "w-http-snapshot", f"{WILD_NET}.32", 80, LOGIN_PAGE,
+                  files={"snapshot.jpg": JPEG}),
+        _lighttpd(workdir, "w-https-weak", f"{WILD_NET}.40", 443, LOGIN_PAGE, tls=weak_tls,
+                  auth=_basic(workdir, "w-https-weak", "Login", "admin", "admin"),
+                  username="admin", password="admin"),
+        _lighttpd(workdir, "w-secure-https", f"{WILD_NET}.70", 443, LOGIN_PAGE, tls=good_tls,
+                  auth=_digest(workdir, "w-secure-https", "Secure", "admin", strong),
+                  username="admin", password=strong),
+    ]
+
+
+def wild_ftp_servers(workdir: Path) -> list[Server]:
+    """vsftpd with a banner naming nothing: anonymous allowed, and admin/12345."""
+    empty = workdir / "w-ftp-empty"
+    empty.mkdir(parents=True, exist_ok=True)
+    anon = workdir / "w-ftp-anon"
+    (anon / "record").mkdir(parents=True, exist_ok=True)
+    for d in (empty, anon):
+        d.chmod(0o755)
+    common = (f"listen=YES\nlisten_ipv6=NO\nlisten_port=21\nwrite_enable=NO\n"
+              f"secure_chroot_dir={empty}\nanon_root={anon}\nseccomp_sandbox=NO\n"
+              "isolate_network=NO\nxferlog_enable=NO\nftpd_banner=Welcome to FTP service.\n")
+    anon_conf = workdir / "w-ftp-anon.conf"
+    anon_conf.write_text(common + f"listen_address={WILD_NET}.50\nanonymous_enable=YES\n"
+                         "local_enable=NO\n")
+    passwd, shadow = private_accounts(workdir / "w-ftp-weak", "admin", "12345", "/bin/sh", empty)
+    weak_conf = workdir / "w-ftp-weak.conf"
+    weak_conf.write_text(common + f"listen_address={WILD_NET}.51\nanonymous_enable=NO\n"
+                         "local_enable=YES\npam_service_name=vsftpd\n")
+    return [
+        Server("w-ftp-anon", f"{WILD_NET}.50", 21, ["vsftpd", str(anon_conf)], workdir,
+               username="anonymous"),
+        Server("w-ftp-weak", f"{WILD_NET}.51", 21,
+               in_private_etc({"/etc/passwd": passwd, "/etc/shadow": shadow},
+                              ["vsftpd", str(weak_conf)]),
+               workdir, username="admin", password="12345"),
+    ]
+
+
+def wild_snmp_servers(workdir: Path) -> list[Server]:
+    """net-snmp snmpd: community "private" (the writable default) with a bare Linux sysDescr,
+    and the secure host's agent with a random community."""
+    servers = []
+    for name, last, community in (("w-snmp-private", 60, "private"),
+                                  ("w-secure-snmp", 70, secrets.token_hex(12))):
+        address = f"{WILD_NET}.{last}"
+        conf = workdir / f"{name}.conf"
+        conf.write_text("\n".join([
+            f"agentaddress udp:{address}:161", f"rocommunity {community} 127.0.0.0/8",
+            "sysname cam01", "syslocation Gate 2", "sysdescr Linux 3.10.14 armv7l",
+            "sysobjectid .1.3.6.1.4.1.8072.3.2.10"]) + "\n")
+        argv = ["snmpd", "-f", "-C", "-c", str(conf), "-I", "-smux", "-Lo",
+                "-M", str(workdir / "no-mibs")]
+        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(workdir / f"{name}-persist"), MIBS="")
+        servers.append(Server(name, address, 161, argv, workdir, transport="udp", env=env,
+                              password=community))
+    return servers
+
+
+# server name -> the weaknesses planted on it (each must be found by a default scan)
+WILD_PLANTED: dict[str, list[Planted]] = {
+    "w-rtsp-open-h264": [Planted.of("rtsp-anonymous", "rtsp", 554)],
+    "w-rtsp-any-path": [Planted.of("rtsp-anonymous", "rtsp", 554)],
+    "w-rtsp-realmonitor": [Planted.of("default-credentials|weak-credentials", "rtsp", 554)],
+    "w-rtsp-auth-first": [Planted.of("default-credentials|weak-credentials", "rtsp", 554)],
+    "w-rtsp-open-11": [Planted.of("rtsp-anonymous", "rtsp", 8554)],
+    "w-rtsp-stream1": [Planted.of("default-credentials|weak-credentials", "rtsp", 554)],
+    "w-telnet-mirai": [Planted.of("default-credentials|weak-credentials", "telnet", 23),
+                       Planted.of("cleartext-telnet", "telnet", 23)],
+    "w-http-basic": [Planted.of("default-credentials|weak-credentials", "http", 80),
+                     Planted.of("cleartext-http", "http", 80)],
+    "w-http-digest": [Planted.of("default-credentials|weak-credentials", "http", 8080),
+                      Planted.of("cleartext-http", "http", 8080)],
+    "w-http-snapshot": [Planted.of("unauthenticated-snapshot", "http", 80),
+                        Planted.of("cleartext-http", "http", 80)],
+    "w-https-weak": [Planted.of("default-credentials|weak-credentials", "https", 443),
+                     Planted.of("tls-weak", "tls", 443)],
+    "w-ftp-anon": [Planted.of("ftp-anonymous", "ftp", 21), Planted.of("cleartext-ftp", "ftp", 21)],
+    "w-ftp-weak": [Planted.of("default-credentials|weak-credentials", "ftp", 21),
+                   Planted.of("cleartext-ftp", "ftp", 21)],
+    "w-snmp-private": [Planted.of("snmp-default-community", "snmp", 161)],
+}
+WILD_SECURE = ("w-secure-rtsp", "w-secure-https", "w-secure-snmp")  # one host: 127.31.0.70

@@ -14,7 +14,6 @@ from camaudit.knowledge import KnowledgeBase, load_kb, vendor_key
 from camaudit.knowledge.credentials import fill_route
 from camaudit.model import AuthOutcome, AuthResult, Credential, HostResult
 
-ROUTE_PROBES = 6  # DESCRIBEs spent finding the RTSP route that asks for a credential
 MAX_ERRORS = 2  # consecutive attempts that taught us nothing before giving up on a service
 
 # vendor -> (HTTP login function in protocols.http, the API path prefix that shows it is there)
@@ -116,17 +115,24 @@ def _url_route_login(address: str, port: int, route: str,
     return attempt
 
 
-async def rtsp_auth_route(host: HostResult, port: int, ctx: CheckContext) -> str | None:
-    """The first route (vendor's, then generic) whose DESCRIBE asks for a credential.
-    None when none does within ``ROUTE_PROBES`` or a route is served anonymously."""
-    rtsp = proto("rtsp")
-    for route in knowledge(ctx).routes.for_vendor(vendor_of(host), ROUTE_PROBES):
-        async with ctx.slot():
-            result, _sdp = await rtsp.describe(host.address, port, route, timeout=ctx.timeout)
-        if result.status == 401 or result.outcome == AuthOutcome.FAILURE:
-            return route
-        if result.outcome in (AuthOutcome.SUCCESS, AuthOutcome.NO_AUTH):
-            return None  # served without a credential: rtsp-anonymous reports it
+async def rtsp_surface(host: HostResult, port: int, ctx: CheckContext) -> Surface | None:
+    """The RTSP login surface of ``port`` as route discovery found it (``checks._rtsp``): the
+    route that asked for a credential, or on a server that asks before saying whether a route
+    exists, the dictionary's first route.  None when the stream is served without a credential
+    (rtsp-anonymous reports it) or no route asked for one."""
+    from camaudit.checks import _rtsp
+
+    d = await _rtsp.discover(host, port, ctx)
+    t = ctx.timeout
+    if d.open:
+        return None
+    if d.behaviour == "auth-first":
+        route = d.route or (_rtsp.candidate_routes(host, ctx, 1) or ["/"])[0]
+        return Surface("rtsp", port, "RTSP (credential asked before the route)", route,
+                       _rtsp.route_attempt(host.address, port, route, t, d, auth_first=True))
+    if d.route is not None:
+        return Surface("rtsp", port, "RTSP", d.route,
+                       _rtsp.route_attempt(host.address, port, d.route, t, d, auth_first=False))
     return None
 
 
@@ -141,11 +147,9 @@ async def login_surfaces(host: HostResult, ctx: CheckContext) -> list[Surface]:
             out.append(Surface("rtsp", port, "RTSP (credential in the URL)", url_routes[0],
                                _url_route_login(host.address, port, url_routes[0], t)))
             continue
-        route = await rtsp_auth_route(host, port, ctx)
-        if route:
-            out.append(Surface("rtsp", port, "RTSP", route,
-                               _bind(proto("rtsp").try_login, host.address, port, path=route,
-                                     timeout=t)))
+        surface = await rtsp_surface(host, port, ctx)
+        if surface is not None:
+            out.append(surface)
     https_ports = set(host.ports_for("https"))
     for o in host.observations_for("onvif"):
         if not o.error and o.get("onvif.auth_required") == "true":

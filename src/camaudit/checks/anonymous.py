@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from camaudit.checks._support import knowledge, proto, vendor_of
+from camaudit.checks import _rtsp
+from camaudit.checks._support import proto
 from camaudit.checks.base import Check, CheckContext, CheckMeta, register
 from camaudit.knowledge.checkmeta import clauses_for
 from camaudit.model import AuthOutcome, Finding, HostResult, Observation, Severity
 
-RTSP_ROUTES = 8  # DESCRIBEs per RTSP port, at most
-RTSP_STOP_AFTER_401 = 3  # a device that asked a credential on this many routes in a row asks on all
 MAX_SDP = 16 * 1024
 ANONYMOUS_FTP_PASSWORD = "camaudit@example.invalid"  # RFC 1635: an e-mail-like string
 
@@ -21,38 +20,30 @@ def video_media(sdp: str) -> list[str]:
 
 @register
 class RtspAnonymous(Check):
+    """A stream described without any credential, found by route discovery (see
+    ``checks._rtsp``): the vendor's routes first, then the dictionary by prevalence."""
+
     meta = CheckMeta(id="rtsp-anonymous", severity=Severity.HIGH,
-                     clauses=clauses_for("rtsp-anonymous"), phase="access")
+                     clauses=clauses_for("rtsp-anonymous"), phase="access", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
-        ports = host.ports_for("rtsp")
-        if not ports:
-            return []
-        rtsp = proto("rtsp")
-        routes = knowledge(ctx).routes.for_vendor(vendor_of(host), RTSP_ROUTES)
         findings = []
-        for port in ports:
-            asked = 0
-            for n, route in enumerate(routes, 1):
-                async with ctx.slot():
-                    result, sdp = await rtsp.describe(host.address, port, route,
-                                                      timeout=ctx.timeout)
-                media = video_media(sdp or "")
-                if result.outcome in (AuthOutcome.SUCCESS, AuthOutcome.NO_AUTH) and media:
-                    findings.append(self.finding(host, port=port, protocol="rtsp", evidence={
-                        "route": route, "url": f"rtsp://{host.address}:{port}{route}",
-                        "media": media, "describes_sent": n}))
-                    break
-                asked = asked + 1 if result.status == 401 else 0
-                if asked >= RTSP_STOP_AFTER_401:
-                    break
+        for port in host.ports_for("rtsp"):
+            d = await _rtsp.discover(host, port, ctx)
+            if not d.open or d.route is None:
+                continue
+            ev = {"route": d.route, "url": _rtsp.stream_url(host.address, port, d.route),
+                  "media": video_media(d.sdp), **_rtsp.stream_evidence(d.sdp), **d.evidence()}
+            if d.behaviour == "any-path":
+                ev["note"] = "the server serves its stream on any route, even one no device has"
+            findings.append(self.finding(host, port=port, protocol="rtsp", evidence=ev))
         return findings
 
 
 @register
 class OnvifAnonymous(Check):
     meta = CheckMeta(id="onvif-anonymous", severity=Severity.HIGH,
-                     clauses=clauses_for("onvif-anonymous"), phase="access")
+                     clauses=clauses_for("onvif-anonymous"), phase="access", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -84,7 +75,7 @@ class OnvifAnonymous(Check):
 @register
 class FtpAnonymous(Check):
     meta = CheckMeta(id="ftp-anonymous", severity=Severity.HIGH,
-                     clauses=clauses_for("ftp-anonymous"), login_budget=1, phase="access")
+                     clauses=clauses_for("ftp-anonymous"), login_budget=1, phase="access", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []

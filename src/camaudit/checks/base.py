@@ -24,9 +24,28 @@ from typing import Any, ClassVar
 
 from aiolimiter import AsyncLimiter
 
-from camaudit.model import Finding, HostResult, Severity
+from camaudit.model import DeviceKind, Finding, HostResult, Severity
 
 PHASES = ("access", "posture", "final")
+
+# Which hosts the checks assess (ScanOptions / HostResult.policy):
+#   default  every host that answered on a camera port or protocol: video devices and hosts not
+#            identified get every check; a host positively identified as another kind of device
+#            (router, printer, NAS) gets only the safe checks
+#   all      every check on every host (--all-hosts)
+#   video    only hosts identified as camera / NVR / DVR (--video-only: the narrow behaviour)
+POLICIES = ("default", "all", "video")
+
+
+def policy_allows(policy: str, kind: DeviceKind, safe: bool) -> bool:
+    """Whether a check (``safe`` or not) runs on a host of ``kind`` under ``policy``."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown assessment policy {policy!r}; use one of: {', '.join(POLICIES)}")
+    if policy == "all" or kind.is_video:
+        return True
+    if policy == "video":
+        return False
+    return kind != DeviceKind.OTHER or safe
 
 
 @dataclass(frozen=True)
@@ -37,22 +56,36 @@ class CheckMeta:
     intrusive: bool = False
     login_budget: int = 0  # login attempts per account per service, at most
     phase: str = "posture"
-    video_only: bool = True  # run only on hosts identified as camera / NVR / DVR
+    # harmless on any device (sends nothing that logs in or leaves a trace): runs on every host
+    # that answered, even one identified as a router, printer or NAS; see ``Check.applies``
+    safe: bool = False
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
             raise ValueError(f"check {self.id}: unknown phase {self.phase!r}")
 
 
+# Login attempts per account and service, all checks together, at most: below the 5 failed
+# logins after which camera firmware commonly locks an account (Dahua: 5 by default; Hikvision:
+# 5 for operators, 7 for admin; Axis and Uniview lock at 5 or more).  The lockout measurement
+# alone goes past it, with PROBE accounts (names no device has), so that no real account is
+# ever locked by a scan.
+ACCOUNT_LIMIT = 4
+
+
 class LoginBudget:
     """Counts login attempts per (address, port, protocol, username) and refuses past a limit.
 
-    Once a lockout sign was seen on (address, port, protocol) every further attempt there is
-    refused.  ``attempts`` is public so tests can count what was spent."""
+    Every real account gets at most ``ACCOUNT_LIMIT`` attempts per service whatever limit a
+    check asks for; only ``probe=True`` attempts (user names that cannot exist, made up by the
+    lockout measurement) may go up to their own limit.  Once a lockout sign was seen on
+    (address, port, protocol) every further attempt there is refused.  ``attempts`` is public
+    so tests can count what was spent."""
 
     def __init__(self, spacing: float = 0.0) -> None:
         self.attempts: collections.Counter[tuple[str, int, str, str]] = collections.Counter()
         self.locked: set[tuple[str, int, str]] = set()
+        self.accounts: set[str] = set()  # user names tried as real accounts (not probes)
         self.spacing = spacing  # seconds to wait between two attempts on one service
         self._last: dict[tuple[str, int, str], float] = {}
         self._locks: dict[tuple[str, int, str], asyncio.Lock] = {}
@@ -66,8 +99,13 @@ class LoginBudget:
     def mark_locked(self, address: str, port: int, protocol: str) -> None:
         self.locked.add((address, port, protocol))
 
-    async def take(self, address: str, port: int, protocol: str, username: str, limit: int) -> bool:
-        """Reserve one attempt; False when over ``limit`` or after a lockout sign."""
+    async def take(self, address: str, port: int, protocol: str, username: str, limit: int,
+                   *, probe: bool = False) -> bool:
+        """Reserve one attempt; False when over ``limit`` (over ``ACCOUNT_LIMIT`` for a real
+        account) or after a lockout sign."""
+        if not probe:
+            limit = min(limit, ACCOUNT_LIMIT)
+            self.accounts.add(username)
         svc = (address, port, protocol)
         if svc in self.locked:
             return False
@@ -92,9 +130,10 @@ class CheckContext:
     kb: Any = None  # camaudit.knowledge.KnowledgeBase
     budget: LoginBudget = field(default_factory=LoginBudget)
     options: Any = None  # camaudit.engine.options.ScanOptions
-    host_slots: "HostGate | None" = None  # connections to this host: how many at once, how fast
+    host_slots: HostGate | None = None  # connections to this host: how many at once, how fast
+    cache: dict[str, Any] = field(default_factory=dict)  # what one check learnt for the next (RTSP routes)
 
-    def slot(self) -> "HostGate | contextlib.nullcontext":
+    def slot(self) -> HostGate | contextlib.nullcontext:
         """``async with ctx.slot():`` around each connection to the host."""
         return self.host_slots if self.host_slots is not None else contextlib.nullcontext()
 
@@ -126,7 +165,7 @@ class Check(abc.ABC):
     def applies(self, host: HostResult) -> bool:
         """Whether the check has anything to look at on this host.  Overrides should call
         ``super().applies(host)`` and then look for the services they need."""
-        return host.identity.kind.is_video or not self.meta.video_only or host.assess_all
+        return policy_allows(host.policy, host.identity.kind, self.meta.safe)
 
     @abc.abstractmethod
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:

@@ -29,15 +29,27 @@ def _redirects_to_https(obs: list[Observation]) -> bool:
     return False
 
 
-def _admin_reason(o: Observation) -> str | None:
+def _catch_all(obs: list[Observation]) -> bool:
+    """A server that answers every path it was asked with the same 200 (a catch-all, or a
+    hostile device): that an administration path "answered" then says nothing."""
+    answers = {(o.get("http.path") or "/"): (o.get("http.status"), o.get("http.body") or "")
+               for o in obs}
+    return len(answers) >= 3 and len(set(answers.values())) == 1 and \
+        next(iter(answers.values()))[0] == "200"
+
+
+def _admin_reason(o: Observation, catch_all: bool = False) -> str | None:
     status = o.get("http.status")
     path = o.get("http.path") or "/"
     if status == "401":
         return "asks for a password over plain HTTP"
     if status != "200":
         return None
-    if _ADMIN_PATH.match(path):
+    if _ADMIN_PATH.match(path) and not catch_all:
         return "administration API answers over plain HTTP"
+    ctype = (o.get("http.content_type") or "").lower()
+    if "xml" in ctype or "json" in ctype:  # a login page is HTML; words in data prove nothing
+        return None
     text = f"{o.get('http.title') or ''} {o.get('http.body') or ''}"
     if _LOGIN_TEXT.search(text):
         return "login or administration page served over plain HTTP"
@@ -47,7 +59,7 @@ def _admin_reason(o: Observation) -> str | None:
 @register
 class CleartextHttp(Check):
     meta = CheckMeta(id="cleartext-http", severity=Severity.MEDIUM,
-                     clauses=clauses_for("cleartext-http"), phase="posture")
+                     clauses=clauses_for("cleartext-http"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -57,8 +69,9 @@ class CleartextHttp(Check):
                    if o.protocol == "http" and o.port == port and not o.error]
             if _redirects_to_https(obs):
                 continue
+            catch_all = _catch_all(obs)
             for o in obs:
-                reason = _admin_reason(o)
+                reason = _admin_reason(o, catch_all)
                 if reason:
                     findings.append(self.finding(host, port=port, protocol="http", evidence={
                         "path": o.get("http.path") or "/", "status": o.get("http.status"),
@@ -87,7 +100,7 @@ class _OpenService(Check):
 @register
 class CleartextTelnet(_OpenService):
     meta = CheckMeta(id="cleartext-telnet", severity=Severity.HIGH,
-                     clauses=clauses_for("cleartext-telnet"), phase="posture")
+                     clauses=clauses_for("cleartext-telnet"), phase="posture", safe=True)
     protocol = "telnet"
     banner_field = "telnet.banner"
 
@@ -95,6 +108,6 @@ class CleartextTelnet(_OpenService):
 @register
 class CleartextFtp(_OpenService):
     meta = CheckMeta(id="cleartext-ftp", severity=Severity.MEDIUM,
-                     clauses=clauses_for("cleartext-ftp"), phase="posture")
+                     clauses=clauses_for("cleartext-ftp"), phase="posture", safe=True)
     protocol = "ftp"
     banner_field = "ftp.banner"

@@ -33,7 +33,7 @@ def _web_ports(host: HostResult) -> list[tuple[int, bool]]:
 @register
 class UpnpExposed(Check):
     meta = CheckMeta(id="upnp-exposed", severity=Severity.LOW,
-                     clauses=clauses_for("upnp-exposed"), phase="posture")
+                     clauses=clauses_for("upnp-exposed"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -50,7 +50,7 @@ class UpnpExposed(Check):
 @register
 class NeedlessService(Check):
     meta = CheckMeta(id="needless-service", severity=Severity.MEDIUM,
-                     clauses=clauses_for("needless-service"), phase="posture")
+                     clauses=clauses_for("needless-service"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         open_ports = set(host.open_ports)
@@ -83,7 +83,7 @@ def _hik_device_info(host: HostResult) -> list[tuple[int, str, dict[str, str]]]:
 @register
 class UnauthenticatedConfig(Check):
     meta = CheckMeta(id="unauthenticated-config", severity=Severity.MEDIUM,
-                     clauses=clauses_for("unauthenticated-config"), phase="posture")
+                     clauses=clauses_for("unauthenticated-config"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -125,7 +125,7 @@ class UnauthenticatedConfig(Check):
 @register
 class UnauthenticatedSnapshot(Check):
     meta = CheckMeta(id="unauthenticated-snapshot", severity=Severity.HIGH,
-                     clauses=clauses_for("unauthenticated-snapshot"), phase="posture")
+                     clauses=clauses_for("unauthenticated-snapshot"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         http = proto("http")

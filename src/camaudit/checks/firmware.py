@@ -33,7 +33,7 @@ def _seen_in(host: HostResult, firmware: str) -> list[str]:
 @register
 class VulnerableFirmware(Check):
     meta = CheckMeta(id="vulnerable-firmware", severity=Severity.HIGH,
-                     clauses=clauses_for("vulnerable-firmware"), phase="posture")
+                     clauses=clauses_for("vulnerable-firmware"), phase="posture", safe=True)
 
     def applies(self, host: HostResult) -> bool:
         return super().applies(host) and bool(host.identity.vendor and host.identity.firmware)

@@ -29,7 +29,7 @@ def _drift_text(seconds: float) -> str:
 @register
 class ClockUnsynchronised(Check):
     meta = CheckMeta(id="clock-unsynchronised", severity=Severity.LOW,
-                     clauses=clauses_for("clock-unsynchronised"), phase="posture")
+                     clauses=clauses_for("clock-unsynchronised"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         now = dt.datetime.now(dt.UTC)
@@ -61,7 +61,7 @@ class ClockUnsynchronised(Check):
 @register
 class EndOfSupportFirmware(Check):
     meta = CheckMeta(id="end-of-support-firmware", severity=Severity.MEDIUM,
-                     clauses=clauses_for("end-of-support-firmware"), phase="posture")
+                     clauses=clauses_for("end-of-support-firmware"), phase="posture", safe=True)
     source = staticmethod(exposure.eol)  # the statements file (tests give their own)
 
     def applies(self, host: HostResult) -> bool:

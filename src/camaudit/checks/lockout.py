@@ -35,7 +35,7 @@ class NoLoginLockout(Check):
         try:
             async with asyncio.timeout(WINDOW):
                 while await budget.take(host.address, surface.port, surface.protocol,
-                                        PROBE_USER, self.meta.login_budget):
+                                        PROBE_USER, self.meta.login_budget, probe=True):
                     async with ctx.slot():
                         result = await surface.attempt(PROBE_USER, secrets.token_urlsafe(12))
                     outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1

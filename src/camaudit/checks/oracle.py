@@ -12,14 +12,13 @@ import re
 import secrets
 
 from camaudit.checks._support import Surface, login_surfaces, vendor_of
-from camaudit.checks.base import Check, CheckContext, CheckMeta, register
-from camaudit.checks.lockout import NoLoginLockout
+from camaudit.checks.base import ACCOUNT_LIMIT, Check, CheckContext, CheckMeta, register
 from camaudit.knowledge.checkmeta import clauses_for
 from camaudit.model import AuthOutcome, AuthResult, Finding, HostResult, Severity
 
 PROBE_USER = "camaudit-oracle-probe"  # not the lockout probe's name: its budget stays whole
 STANDARD_ADMIN = {"axis": "root"}  # every other vendor in the knowledge base names it "admin"
-ACCOUNT_CAP = NoLoginLockout.meta.login_budget  # failed attempts per account per service, at most
+ACCOUNT_CAP = ACCOUNT_LIMIT  # attempts per real account per service, at most (all checks together)
 _COUNTS = re.compile(r"\d+")
 
 
@@ -49,7 +48,8 @@ class LoginErrorOracle(Check):
         admin = STANDARD_ADMIN.get(vendor_of(host) or "", "admin")
         answers: list[AuthResult] = []
         for user, limit in ((PROBE_USER, self.meta.login_budget), (admin, ACCOUNT_CAP)):
-            if not await budget.take(host.address, s.port, s.protocol, user, limit):
+            if not await budget.take(host.address, s.port, s.protocol, user, limit,
+                                     probe=user == PROBE_USER):
                 return []  # the budget is spent or a lockout was seen: inconclusive
             async with ctx.slot():
                 result = await s.attempt(user, secrets.token_urlsafe(12))

@@ -15,7 +15,7 @@ DEFAULT_COMMUNITIES = ("public", "private")
 @register
 class SnmpDefaultCommunity(Check):
     meta = CheckMeta(id="snmp-default-community", severity=Severity.HIGH,
-                     clauses=clauses_for("snmp-default-community"), phase="posture")
+                     clauses=clauses_for("snmp-default-community"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []

@@ -54,7 +54,7 @@ def weak_cipher(cipher: str, version: str) -> str | None:
 @register
 class TlsWeak(Check):
     meta = CheckMeta(id="tls-weak", severity=Severity.MEDIUM, clauses=clauses_for("tls-weak"),
-                     phase="posture")
+                     phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
@@ -88,7 +88,7 @@ class TlsWeak(Check):
 @register
 class TlsCertInvalid(Check):
     meta = CheckMeta(id="tls-cert-invalid", severity=Severity.MEDIUM,
-                     clauses=clauses_for("tls-cert-invalid"), phase="posture")
+                     clauses=clauses_for("tls-cert-invalid"), phase="posture", safe=True)
 
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         now = dt.datetime.now(dt.UTC)

@@ -142,7 +142,10 @@ def main() -> None:
 @click.option("--host-rate", type=opt.RATE, default=0.0, help="New connections per second to one host (0: no limit).")
 @click.option("--check", "checks", multiple=True, help="Run only this check (repeatable); see `camaudit checks`.")
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
-@click.option("--all-hosts", is_flag=True, help="Assess every host, not only those identified as video devices.")
+@click.option("--all-hosts", is_flag=True,
+              help="Every check on every host, even one identified as a router, printer or NAS.")
+@click.option("--video-only", is_flag=True,
+              help="Assess only hosts identified as camera / NVR / DVR (by default every host that answers is).")
 @click.option("--discovery-only", is_flag=True, help="Sweep and identify; run no check.")
 @click.option("--no-udp", is_flag=True, help="Skip the SNMP, SSDP and WS-Discovery probes.")
 @click.option("--login-spacing", type=opt.SPACING, default=0.0, help="Seconds between two login attempts on one service.")
@@ -155,7 +158,8 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, fail_on, allow, deny, no_resolve,
          timeout, connect_timeout, concurrency,
-         host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
+         host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, video_only, discovery_only,
+         no_udp,
          login_spacing, operator, organisation, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
     from camaudit.engine.api import run_scan
@@ -183,12 +187,14 @@ def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, 
         scope = Scope.parse(list(allow) + env_allow, list(deny))  # built-in refusals: in the guard
     except (ReportError, TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))
+    if all_hosts and video_only:
+        fail("--all-hosts and --video-only contradict each other: choose one")
 
     options = ScanOptions(ports=port_list, udp=not no_udp, timeout=timeout, connect_timeout=connect_timeout,
                           concurrency=concurrency, host_concurrency=host_concurrency, rate=rate, host_rate=host_rate,
                           host_parallelism=host_parallelism, checks=tuple(checks) or None,
                           intrusive=tuple(intrusive), login_spacing=login_spacing, discovery_only=discovery_only,
-                          all_hosts=all_hosts, operator=operator, organisation=organisation,
+                          all_hosts=all_hosts, video_only=video_only, operator=operator, organisation=organisation,
                           resolve=not no_resolve)
     store = open_store(db)
     if resume:

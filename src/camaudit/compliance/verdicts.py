@@ -185,8 +185,12 @@ def assess_document(doc: dict[str, Any], profile: str, attestations: Iterable[At
     for a in attestations:  # later attestations win
         by_subject[(a.subject, a.clause)] = a
     devices = []
+    not_judged = []
     for dev in doc["devices"]:
-        if dev["identity"].get("kind") not in VIDEO_KINDS:
+        # video devices and hosts not identified (a camera nobody could name is judged as one);
+        # a host identified as another kind of device is listed as not judged, never dropped
+        if dev["identity"].get("kind") == "other":
+            not_judged.append({"address": dev["address"], "reason": "other_kind"})
             continue
         key = dev.get("device_key") or f"addr:{dev['address']}"
         verdicts = []
@@ -200,6 +204,7 @@ def assess_document(doc: dict[str, Any], profile: str, attestations: Iterable[At
                 verdicts.append(v)
         ident = dev["identity"]
         devices.append({"address": dev["address"], "device_key": key, "vendor": ident.get("vendor"),
+                        "identified": ident.get("kind") in VIDEO_KINDS,
                         "model": ident.get("model"), "firmware": ident.get("firmware"),
                         "checks_run": list(dev.get("checks_run", [])),
                         "verdicts": verdicts, "score": score(v["status"] for v in verdicts),
@@ -225,6 +230,7 @@ def assess_document(doc: dict[str, Any], profile: str, attestations: Iterable[At
         "system": {"name": system or ", ".join(doc["scan"]["targets"]), "devices": len(devices),
                    "score": score(c["status"] for c in clauses), "scores": scores_by_role(clauses),
                    "clauses": clauses},
+        "not_judged": not_judged,
     }
 
 

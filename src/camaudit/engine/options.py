@@ -29,9 +29,21 @@ class ScanOptions:
     login_spacing: float = 0.0  # seconds between two login attempts on one service
     discovery_only: bool = False
     resolve: bool = True  # look host names up in DNS (False: --no-resolve, addresses only)
-    all_hosts: bool = False  # assess every host, not only those identified as video devices
+    # Which hosts get which checks (camaudit.checks.base.POLICIES).  By default every host that
+    # answered is assessed; a host positively identified as another kind of device (router,
+    # printer, NAS) gets only the checks that are harmless on any device.
+    all_hosts: bool = False  # every check on every host, whatever it was identified as
+    video_only: bool = False  # only hosts identified as camera / NVR / DVR (the old narrow scope)
     operator: str = ""  # who runs it (recorded)
     organisation: str = ""  # for whom: the agency that owns the system (report cover)
+
+    def __post_init__(self) -> None:
+        if self.all_hosts and self.video_only:
+            raise ValueError("--all-hosts and --video-only contradict each other: choose one")
+
+    @property
+    def policy(self) -> str:
+        return "all" if self.all_hosts else "video" if self.video_only else "default"
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -153,7 +153,7 @@ class Scanner:
             return None
         self.stats.hosts_up += 1
         host = HostResult(address=address, hostname=hostname, open_ports=open_ports,
-                          udp_ports=sorted({ob.port for ob in udp_obs}), assess_all=o.all_hosts)
+                          udp_ports=sorted({ob.port for ob in udp_obs}), policy=o.policy)
         host.observations.extend(udp_obs)
         if o.discovery_only:
             host.identity = self.identify(host.observations)

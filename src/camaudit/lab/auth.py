@@ -38,6 +38,9 @@ class AttemptRecorder:
         entry["attempts"] += 1
         entry[outcome] += 1
         entry["users"][username] = entry["users"].get(username, 0) + 1
+        if outcome == "failure":  # failed logins per account: what an account lockout counts
+            fails = entry.setdefault("failures_by_user", {})
+            fails[username] = fails.get(username, 0) + 1
         self.seq += 1
         self.flush()
 

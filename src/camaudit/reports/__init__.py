@@ -95,6 +95,9 @@ def localise(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]:
             findings.append({**f, "title": title, "remediation": remediation})
         devices.append({**dev, "findings": findings})
     out["devices"] = devices
+    from camaudit.reports.assessment import annotate
+
+    annotate(out)  # on the copies: what was tested and what was not, "not identified" included
     return out
 
 

@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from camaudit.locale import catalogue
+from camaudit.reports.assessment import text as assessment_text
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
 from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, headline_score, regulation_line
 from camaudit.reports.remediation import VIDEO_KINDS, build_plan, device_name
@@ -140,7 +141,11 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
     if video:
         exec_lines.append(cat["exec_critical"].format(n=video_critical, video=len(video)) if video_critical
                           else cat["exec_no_critical"])
-    exec_lines.append(cat["exec_findings"].format(total=total, **counts) if total else cat["exec_clean"])
+    unidentified = [d for d in doc["devices"] if d["identity"].get("kind") not in (*VIDEO_KINDS, "other")]
+    if unidentified:
+        exec_lines.append(assessment_text(lang)["exec_unidentified"].format(n=len(unidentified)))
+    exec_lines.append(cat["exec_findings"].format(total=total, **counts) if total
+                      else cat["exec_clean"] if not unidentified else cat["exec_findings"].format(total=0, **counts))
     if comp:
         exec_lines += compliance_exec_lines(comp, cat)
     if doc["scan"]["status"] != "finished":
@@ -156,7 +161,9 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
     return {
         "doc": doc, "t": cat, "lang": lang, "colours": SEV_COLOURS, "status_colours": STATUS_COLOURS,
         "severities": SEVERITIES, "statuses": STATUSES, "charts": charts, "plan": plan, "first": plan[:3],
-        "exec_lines": exec_lines, "video": video, "others": [d for d in doc["devices"] if d not in video],
+        "exec_lines": exec_lines, "video": video, "unidentified": unidentified,
+        "others": [d for d in doc["devices"] if d["identity"].get("kind") == "other"],
+        "at": assessment_text(lang),
         "verdicts": {d["address"]: d for d in comp["devices"]} if comp else {},
         "groups": groups, "titles": titles, "device_name": lambda d: device_name(d, cat),
         "started": _fmt_day(doc["scan"]["started"], lang), "finished": _fmt_day(doc["scan"]["finished"], lang),
