@@ -14,10 +14,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from camaudit.model import HostResult
-from camaudit.store.models import AttestationRow, Device, FindingRow, Scan, ScanHost, utcnow
+from camaudit.store.models import (
+    LOCAL_ORG_ID,
+    LOCAL_SYSTEM_ID,
+    AttestationRow,
+    Device,
+    FindingRow,
+    Scan,
+    ScanHost,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0002"  # the newest migration (a test keeps it equal to Alembic's head)
+HEAD = "0003"  # the newest migration (a test keeps it equal to Alembic's head)
 
 
 class StoreError(RuntimeError):
@@ -97,12 +106,13 @@ class Store:
     # -- scans --------------------------------------------------------------------------
 
     def create_scan(self, *, targets: list[str], options: dict[str, Any], operator: str,
-                    tool_version: str, knowledge_version: str, hosts_total: int) -> str:
+                    tool_version: str, knowledge_version: str, hosts_total: int,
+                    org_id: int = LOCAL_ORG_ID, system_id: int = LOCAL_SYSTEM_ID) -> str:
         scan_id = str(uuid.uuid4())
         with self.session.begin() as s:
             s.add(Scan(id=scan_id, targets=targets, options=options, operator=operator,
                        tool_version=tool_version, knowledge_version=knowledge_version,
-                       hosts_total=hosts_total, status="running"))
+                       hosts_total=hosts_total, status="running", org_id=org_id, system_id=system_id))
         return scan_id
 
     def resolve_scan_id(self, prefix: str) -> str:
@@ -154,18 +164,20 @@ class Store:
             for host, address, hostname in batch:
                 scan.hosts_done += 1
                 if host is None:
-                    s.add(ScanHost(scan_id=scan_id, address=address, hostname=hostname, up=False, finished_at=now))
+                    s.add(ScanHost(scan_id=scan_id, org_id=scan.org_id, address=address, hostname=hostname,
+                                   up=False, finished_at=now))
                     continue
                 scan.hosts_up += 1
-                self._record_up(s, scan_id, host, address, hostname, now)
+                self._record_up(s, scan, host, address, hostname, now)
 
-    def _record_up(self, s: Session, scan_id: str, host: HostResult, address: str, hostname: str | None,
+    def _record_up(self, s: Session, scan: Scan, host: HostResult, address: str, hostname: str | None,
                    now: dt.datetime) -> None:
+        scan_id, org_id = scan.id, scan.org_id
         ident = host.identity.to_dict()
         key = device_key(address, ident)
-        device = s.scalar(select(Device).where(Device.key == key))
+        device = s.scalar(select(Device).where(Device.system_id == scan.system_id, Device.key == key))
         if device is None:
-            device = Device(key=key, address=address, first_seen=now)
+            device = Device(key=key, address=address, first_seen=now, org_id=org_id, system_id=scan.system_id)
             s.add(device)
         device.address = address
         device.hostname = host.hostname or hostname
@@ -176,12 +188,12 @@ class Store:
         device.kind = ident["kind"]
         device.confidence = ident["confidence"]
         s.flush()
-        s.add(ScanHost(scan_id=scan_id, address=address, hostname=host.hostname or hostname, up=True,
+        s.add(ScanHost(scan_id=scan_id, org_id=org_id, address=address, hostname=host.hostname or hostname, up=True,
                        device_id=device.id, open_ports=host.open_ports, udp_ports=host.udp_ports,
                        identity=ident, observations=[o.to_dict() for o in host.observations],
                        errors=host.errors, checks_run=host.checks_run, finished_at=now))
         for f in host.findings:
-            s.add(FindingRow(scan_id=scan_id, device_id=device.id, address=f.address, check_id=f.check_id,
+            s.add(FindingRow(scan_id=scan_id, org_id=org_id, device_id=device.id, address=f.address, check_id=f.check_id,
                              severity=f.severity.value, port=f.port, protocol=f.protocol,
                              evidence=f.evidence, clauses=f.clauses, cves=f.cves))
 

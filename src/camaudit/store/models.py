@@ -9,6 +9,10 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+LOCAL_ORG_ID = 1  # the "local" organisation and system migration 0003 creates: the CLI's scans land there
+LOCAL_SYSTEM_ID = 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -23,7 +27,16 @@ class Scan(Base):
     __tablename__ = "scans"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|interrupted|failed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # queued|running|finished|interrupted|failed
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
+    system_id: Mapped[int] = mapped_column(ForeignKey("camera_systems.id"), index=True, default=LOCAL_SYSTEM_ID)
+    request_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)  # idempotent enqueue
+    requested_by: Mapped[str] = mapped_column(String(200), default="")
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)  # findings lifecycle applied
     operator: Mapped[str] = mapped_column(String(200), default="")
     targets: Mapped[list[Any]] = mapped_column(JSON, default=list)  # what the user wrote
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -40,12 +53,16 @@ class Scan(Base):
 
 
 class Device(Base):
-    """A device across scans, keyed by serial or MAC when a protocol revealed it, else address."""
+    """A device across scans of one camera system, keyed by serial or MAC when a protocol
+    revealed it, else address (unique per system: two agencies' 10.0.0.5 are two devices)."""
 
     __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("system_id", "key", name="uq_devices_system_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
+    system_id: Mapped[int] = mapped_column(ForeignKey("camera_systems.id"), index=True, default=LOCAL_SYSTEM_ID)
+    key: Mapped[str] = mapped_column(String(200), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     vendor: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
@@ -67,6 +84,7 @@ class ScanHost(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     address: Mapped[str] = mapped_column(String(64))
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     up: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -89,6 +107,7 @@ class FindingRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True, index=True)
     address: Mapped[str] = mapped_column(String(64))
     check_id: Mapped[str] = mapped_column(String(80))
@@ -110,6 +129,7 @@ class AttestationRow(Base):
     __table_args__ = (Index("ix_attestations_subject_clause", "subject", "clause"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     subject: Mapped[str] = mapped_column(String(200))  # a device key
     clause: Mapped[str] = mapped_column(String(200))
     verdict: Mapped[str] = mapped_column(String(8))  # pass | fail | na
@@ -119,3 +139,7 @@ class AttestationRow(Base):
     evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
     evidence_size: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# The platform's tables (organisations, users, systems, audit...) share this metadata.
+from camaudit.store import platform_models as _platform_models  # noqa: E402,F401
