@@ -22,7 +22,7 @@ def scan_status_label(code: str) -> str:
 
 def role_label(code: str) -> str:
     return {"agency_operator": _("Agency operator"), "agency_head": _("Agency head"),
-            "steering": _("Steering officer"), "provincial_viewer": _("Provincial viewer"),
+            "steering_officer": _("Steering officer"), "provincial_viewer": _("Provincial viewer"),
             "police_viewer": _("Police viewer"), "market_viewer": _("Market surveillance viewer"),
             "isp_operator": _("ISP operator"), "admin": _("Administrator")}.get(code, code)
 

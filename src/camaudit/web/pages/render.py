@@ -16,7 +16,9 @@ from camaudit.web.pages import labels
 def nav_items(principal: Any, path: str) -> list[dict[str, Any]]:
     items: list[tuple[str, str, str]] = []
     has = principal.has
-    if has("overview:read"):
+    from camaudit.web.pages.routes import sees_overview
+
+    if sees_overview(principal):
         items.append(("/overview", _("Overview"), "overview"))
     home = getattr(principal, "home_org_id", None)
     if has("system:read") and home is not None:

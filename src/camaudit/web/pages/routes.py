@@ -44,12 +44,12 @@ def _db(perm: str) -> Any:
 
 
 OrgRead = Annotated[Scoped, _db("org:read")]
-Overview = Annotated[Scoped, _db("overview:read")]
+Overview = Annotated[Scoped, _db("finding:read")]
 SystemRead = Annotated[Scoped, _db("system:read")]
-SystemCreate = Annotated[Scoped, _db("system:create")]
-ScanCreate = Annotated[Scoped, _db("scan:create")]
+SystemCreate = Annotated[Scoped, _db("system:write")]
+ScanCreate = Annotated[Scoped, _db("scan:run")]
 ScanRead = Annotated[Scoped, _db("scan:read")]
-ReportRead = Annotated[Scoped, _db("report:read")]
+ReportRead = Annotated[Scoped, _db("scan:read")]
 FindingRead = Annotated[Scoped, _db("finding:read")]
 FindingDecide = Annotated[Scoped, _db("finding:decide")]
 StatsRead = Annotated[Scoped, _db("stats:read")]
@@ -60,7 +60,15 @@ def _see_other(url: str) -> RedirectResponse:
 
 
 def _principal(db: Scoped) -> Any:
-    return db.principal
+    return db.who
+
+
+OVERVIEW_ROLES = frozenset({"steering_officer", "provincial_viewer", "admin"})
+
+
+def sees_overview(who: Any) -> bool:
+    """The province overview is the start page of the steering body and provincial viewers."""
+    return any(role in OVERVIEW_ROLES for role, _org, _name in who.roles) and who.has("finding:read")
 
 
 # -- login and start ----------------------------------------------------------------------------
@@ -78,7 +86,7 @@ def login_form(request: Request, next: str = "/", error: str | None = None) -> R
 @router.get("/")
 def home(request: Request, db: OrgRead) -> Response:
     who = _principal(db)
-    if who.has("overview:read"):
+    if sees_overview(who):
         return _see_other("/overview")
     if who.has("system:read") and who.home_org_id is not None:
         return _see_other(f"/orgs/{who.home_org_id}")
@@ -181,7 +189,7 @@ def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
     return page(request, "org.html", principal=who, title=org["name"], org=org, children=children,
                 systems=systems, findings=open_findings, totals=totals, reports=reports,
                 next_steps=_next_steps(systems, open_findings), compliance=None,
-                can_register=who.has("system:create"),
+                can_register=who.has("system:write"),
                 crumbs=[{"href": f"/orgs/{a['id']}", "label": a["name"]} for a in org.get("ancestors", [])]
                 + [{"href": None, "label": org["name"]}])
 
@@ -249,7 +257,7 @@ def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
     open_findings = [_finding_view(f) for f in findings_svc.list(db, system_id=system_id, status="open", limit=200)]
     scans = scans_svc.list(db, system_id=system_id)
     return page(request, "system.html", principal=who, title=system["name"], system=system, devices=devices,
-                findings=open_findings, scans=scans, can_scan=who.has("scan:create"), show_ranges=True,
+                findings=open_findings, scans=scans, can_scan=who.has("scan:run"), show_ranges=True,
                 request_key=secrets.token_urlsafe(16),
                 crumbs=[{"href": f"/orgs/{system['org_id']}", "label": system.get("org_name", "")},
                         {"href": None, "label": system["name"]}])
