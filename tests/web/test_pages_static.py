@@ -59,7 +59,7 @@ def _context(**extra):
 
 FINDING = {"id": 1, "severity": "high", "title": EVIL, "device": EVIL, "service": EVIL, "first_seen": None,
            "last_seen": None, "due": dt.date(2026, 1, 1), "overdue": True, "status": "open", "system_id": 2,
-           "reason": EVIL, "accepted_by": EVIL, "accepted_until": None, "remediation": EVIL}
+           "reason": EVIL, "decided_by": EVIL, "accepted_until": None, "remediation": EVIL}
 ORG_ROW = {"id": 1, "name": EVIL, "depth": 1, "systems": 2, "devices": 3, "last_assessment": None, "overdue": 1,
            "open_by_severity": {"high": 2}, "compliance_pct": 50.0}
 SYSTEM = {"id": 2, "name": EVIL, "org_id": 1, "org_name": EVIL, "purpose": EVIL, "site": EVIL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import secrets
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -59,3 +60,46 @@ def print_accounts(console: Any, data: dict[str, Any], passwords: dict[str, str]
     for u in data.get("users", []):
         table.add_row(u["username"], passwords[u["username"]], role_label(u["role"]), names.get(u["org"], u["org"]))
     console.print(table)
+
+
+def fresh_sqlite(path: Path) -> str:
+    """An empty SQLite database at ``path`` (an earlier demo's file and journals removed)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def request_first_scans(platform: Any) -> list[dict[str, Any]]:
+    """One scan per demo system, queued now: the in-process worker runs them as the server starts."""
+    from camaudit.store import scans, systems
+
+    queued: list[dict[str, Any]] = []
+    with platform.system("demo", perm="scan:run") as db:
+        for system in systems.list(db, None):
+            queued.append(scans.request(db, system["id"], request_key=f"demo-{system['id']}-{secrets.token_hex(4)}"))
+    return queued
+
+
+def serve(out_dir: Path, *, host: str = "127.0.0.1", port: int = 8080, console: Any) -> None:
+    """Seed the demo province into ``out_dir/demo-platform.sqlite`` and serve it until Ctrl-C."""
+    import uvicorn
+
+    from camaudit.store.platform import Platform
+    from camaudit.web.app import create_app
+    from camaudit.web.settings import Settings
+
+    url = fresh_sqlite(out_dir / "demo-platform.sqlite")
+    platform = Platform(url)
+    try:
+        data = province()
+        passwords = draw_passwords(data)
+        seed(platform, data)
+        request_first_scans(platform)
+    finally:
+        platform.close()
+    base = f"http://{host}:{port}"
+    print_accounts(console, data, passwords, base)
+    console.print(f"platform: [bold]{base}[/] (database {out_dir / 'demo-platform.sqlite'}); Ctrl-C stops it")
+    app = create_app(Settings.for_demo(db_url=url) if hasattr(Settings, "for_demo") else Settings(db_url=url))
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -61,32 +61,51 @@ def set_lang(lang: str) -> Any:
     return _lang.set(lang if lang in LANGS else DEFAULT_LANG)
 
 
-def gettext(message: str) -> str:
-    return translations(_lang.get()).gettext(message)
+def gettext(message: str, **variables: Any) -> str:
+    """The message in the request's language; ``%(name)s`` placeholders filled from ``variables``."""
+    text = translations(_lang.get()).gettext(message)
+    return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(_lang.get()).ngettext(singular, plural, n)
+def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+    text = translations(_lang.get()).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
 
 
 _ = gettext
 
 
-def fmt_datetime(value: dt.datetime | None) -> str:
+def _parse(value: Any) -> Any:
+    """Services hand dates as ISO strings or datetimes; an unreadable one is shown as is."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value
+
+
+def fmt_datetime(value: dt.datetime | str | None) -> str:
+    value = _parse(value)
     if value is None:
         return "—"
+    if not isinstance(value, dt.datetime):
+        return fmt_date(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return _format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=TZ, locale=_lang.get())
 
 
-def fmt_date(value: dt.date | dt.datetime | None) -> str:
+def fmt_date(value: dt.date | dt.datetime | str | None) -> str:
+    value = _parse(value)
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         value = value.astimezone(TZ).date()
+    if not isinstance(value, dt.date):
+        return "—"
     return _format_date(value, "dd/MM/yyyy", locale=_lang.get())
 
 
@@ -101,7 +120,7 @@ def pick_lang(query: str | None, cookie: str | None, accept: str | None) -> str:
     Accept-Language header is not followed: the platform is Vietnamese unless asked otherwise."""
     for candidate in (query, cookie):
         if candidate in LANGS:
-            return candidate  # type: ignore[return-value]
+            return str(candidate)
     return DEFAULT_LANG
 
 
@@ -160,7 +179,7 @@ def extract() -> Catalog:
     ]
     for folder, method_map, options in sources:
         for filename, lineno, message, _comments, _ctx in extract_from_dir(
-                str(folder), method_map=method_map, options_map=options):  # type: ignore[arg-type]
+                str(folder), method_map=method_map, options_map=options):
             cat.add(message, locations=[(filename, lineno)])
     return cat
 

@@ -130,13 +130,31 @@ def _compliance_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
 
 @router.get("/overview")
 def overview(request: Request, db: Overview, q: str = "", under: str = "", overdue: str = "") -> Response:
+    who = _principal(db)
     under_id = _int_or_404(under) if under else None
-    rows = orgs_svc.overview(db, under_id, q=q[:200] or None, only_overdue=bool(overdue))
-    parents = orgs_svc.subtree(db, None)
+    roots = _roots(db)
+    rows: list[dict[str, Any]] = []
+    for root in ([under_id] if under_id is not None else [r["id"] for r in roots]):
+        rows += [_org_row(r) for r in orgs_svc.overview(db, root, q=q[:200] or None, only_overdue=bool(overdue))]
+    parents = [o for o in orgs_svc.visible(db) if o["depth"] < 3]
     title = _("Province overview")
-    return page(request, "overview.html", principal=_principal(db), title=title, rows=rows, totals=_totals(rows),
+    return page(request, "overview.html", principal=who, title=title, rows=rows, totals=_totals(rows),
                 parents=parents, filters={"q": q[:200], "under": under_id, "overdue": bool(overdue)},
                 chart_severity=_severity_chart(rows), chart_compliance=_compliance_chart(rows))
+
+
+def _roots(db: Scoped) -> list[dict[str, Any]]:
+    """The tops of the caller's visible tree (where its grants start)."""
+    visible = orgs_svc.visible(db)
+    ids = {o["id"] for o in visible}
+    return [o for o in visible if o["parent_id"] not in ids]
+
+
+def _org_row(r: dict[str, Any]) -> dict[str, Any]:
+    sev = {s: int((r.get("open_by_severity") or {}).get(s, 0)) for s in SEVERITIES}
+    return {**r, "open_by_severity": sev, "compliance_pct": r.get("compliance_pct"),
+            "systems": r.get("systems", 0), "devices": r.get("devices", 0), "overdue": r.get("overdue", 0),
+            "depth": r.get("depth", 0), "last_assessment": r.get("last_assessment")}
 
 
 def _int_or_404(value: str) -> int:
@@ -178,20 +196,34 @@ def _next_steps(systems: list[dict[str, Any]], open_findings: list[dict[str, Any
 def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
     org = orgs_svc.get(db, org_id)
     children = orgs_svc.children(db, org_id)
-    systems = systems_svc.list(db, org_id)
     open_findings = [_finding_view(f) for f in findings_svc.list(db, org_id=org_id, status="open", limit=200)]
     scans = scans_svc.list(db, org_id=org_id)
-    rows = orgs_svc.overview(db, org_id)
+    systems = [_system_view(s, scans, open_findings) for s in systems_svc.list(db, org_id)]
+    names = {s["id"]: s["name"] for s in systems}
+    for sc in scans:
+        sc.setdefault("system_name", names.get(sc.get("system_id"), ""))
+    rows = [_org_row(r) for r in orgs_svc.overview(db, org_id)]
     totals = _totals(rows)
     reports = [{"scan_id": s["id"], "system": s.get("system_name", ""), "finished_at": s.get("finished_at")}
                for s in scans if s["status"] == "finished"][:10]
     who = _principal(db)
+    ancestors = [o for o in orgs_svc.visible(db) if org["path"].startswith(o["path"]) and o["id"] != org["id"]]
     return page(request, "org.html", principal=who, title=org["name"], org=org, children=children,
                 systems=systems, findings=open_findings, totals=totals, reports=reports,
                 next_steps=_next_steps(systems, open_findings), compliance=None,
                 can_register=who.has("system:write"),
-                crumbs=[{"href": f"/orgs/{a['id']}", "label": a["name"]} for a in org.get("ancestors", [])]
+                crumbs=[{"href": f"/orgs/{a['id']}", "label": a["name"]} for a in ancestors]
                 + [{"href": None, "label": org["name"]}])
+
+
+def _system_view(s: dict[str, Any], scans: list[dict[str, Any]], open_findings: list[dict[str, Any]]
+                 ) -> dict[str, Any]:
+    finished = [sc.get("finished_at") for sc in scans if sc.get("system_id") == s["id"] and sc["status"] == "finished"]
+    return {**s, "authorisation": s.get("authorisation_doc", s.get("authorisation", "")),
+            "last_assessment": s.get("last_assessment") or max((f for f in finished if f), default=None),
+            "open": s.get("open", sum(1 for f in open_findings if f.get("system_id") == s["id"])),
+            "devices": s.get("devices", 0), "compliance_pct": s.get("compliance_pct"),
+            "org_name": s.get("org_name", "")}
 
 
 # -- camera systems -------------------------------------------------------------------------------
@@ -239,7 +271,7 @@ def system_create(request: Request, org_id: int, db: SystemCreate,
         try:
             sid = systems_svc.create(db, org_id, name=name.strip(), purpose=purpose.strip(), site=site.strip(),
                                      owner_unit=owner_unit.strip(), ranges=range_list,
-                                     authorisation=authorisation.strip(), cameras=n_cameras)
+                                     authorisation_doc=authorisation.strip(), cameras=n_cameras)
         except ValueError as exc:  # InputError: an invalid or refused range, a duplicate name...
             errors["ranges" if "range" in str(exc).lower() else "name"] = str(exc)
         else:
@@ -251,11 +283,12 @@ def system_create(request: Request, org_id: int, db: SystemCreate,
 
 @router.get("/systems/{system_id}")
 def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
-    system = systems_svc.get(db, system_id)
+    raw = systems_svc.get(db, system_id)
     devices = systems_svc.devices(db, system_id)
     who = _principal(db)
     open_findings = [_finding_view(f) for f in findings_svc.list(db, system_id=system_id, status="open", limit=200)]
     scans = scans_svc.list(db, system_id=system_id)
+    system = _system_view({**raw, "org_name": orgs_svc.get(db, raw["org_id"])["name"]}, scans, open_findings)
     return page(request, "system.html", principal=who, title=system["name"], system=system, devices=devices,
                 findings=open_findings, scans=scans, can_scan=who.has("scan:run"), show_ranges=True,
                 request_key=secrets.token_urlsafe(16),
@@ -268,13 +301,18 @@ def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
 @router.post("/systems/{system_id}/scans")
 def scan_start(system_id: int, db: ScanCreate, request_key: Annotated[str, Form()] = "") -> Response:
     key = request_key[:64] or secrets.token_urlsafe(16)
-    scan_id = scans_svc.request(db, system_id, request_key=key)
-    return _see_other(f"/scans/{scan_id}")
+    scan = scans_svc.request(db, system_id, request_key=key)
+    if scan.get("created", True):
+        from camaudit.workers.dispatch import submit
+
+        submit(scan["id"])
+    return _see_other(f"/scans/{scan['id']}")
 
 
 @router.get("/scans/{scan_id}")
 def scan_page(request: Request, scan_id: str, db: ScanRead) -> Response:
     scan = scans_svc.get(db, scan_id)
+    scan["system_name"] = systems_svc.get(db, scan["system_id"])["name"] if scan.get("system_id") else ""
     return page(request, "scan.html", principal=_principal(db), title=_("Scan"), scan=scan,
                 crumbs=[{"href": f"/systems/{scan['system_id']}", "label": scan.get("system_name", "")},
                         {"href": None, "label": _("Scan")}])
@@ -290,7 +328,7 @@ def scan_progress(scan_id: str, db: ScanRead) -> Response:
 
 
 @router.get("/scans/{scan_id}/report.{fmt}")
-def scan_report(scan_id: str, fmt: str, db: ReportRead) -> Response:
+def scan_report(request: Request, scan_id: str, fmt: str, db: ReportRead) -> Response:
     if fmt not in REPORT_TYPES:
         raise HTTPException(404)
     from camaudit.compliance.verdicts import assess_document
@@ -300,14 +338,14 @@ def scan_report(scan_id: str, fmt: str, db: ReportRead) -> Response:
     scan = scans_svc.get(db, scan_id)
     if scan["status"] != "finished":
         raise HTTPException(409, _("The scan has not finished."))
-    doc = scans_svc.report_document(db, scan_id)
+    doc = scans_svc.report_document(db, scan_id, request.app.state.platform.store)
     lang = current_lang()
     if "compliance" not in doc:
         doc["compliance"] = assess_document(doc, "all", [], lang, system=scan.get("system_name"))
     with tempfile.TemporaryDirectory(prefix="camaudit-web-") as tmp:
         path = write_report(doc, Path(tmp) / f"report.{fmt}", lang=lang, kb=_kb())
         data = path.read_bytes()
-    day = (scan.get("finished_at") or dt.datetime.now(dt.UTC)).strftime("%Y%m%d")
+    day = str(scan.get("finished_at") or dt.date.today().isoformat())[:10].replace("-", "")
     name = f"camaudit-{scan_id[:8]}-{day}.{fmt}"
     return Response(data, media_type=REPORT_TYPES[fmt], headers={
         **SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"',
@@ -320,6 +358,7 @@ def scan_report(scan_id: str, fmt: str, db: ReportRead) -> Response:
 def _finding_page(request: Request, db: Scoped, finding_id: int, errors: dict[str, str], status: int = 200
                   ) -> Response:
     f = _finding_view(findings_svc.get(db, finding_id))
+    f["system_name"] = systems_svc.get(db, f["system_id"])["name"] if f.get("system_id") else ""
     who = _principal(db)
     until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
     return page(request, "finding.html", principal=who, title=f["title"], finding=f, errors=errors,
@@ -382,13 +421,18 @@ def stats(request: Request, db: StatsRead, by: str = "vendor") -> Response:
     rows = []
     for r in stats_svc.aggregate(db, by):
         devices, failing = r.get("devices"), r.get("failing")
-        # the service hides small counts; hide again here so a page can never show one
+        # the service hides small counts; hide again here so a page can never show one (0 tells nothing)
         devices = devices if devices is not None and devices >= K_ANON else None
-        failing = failing if failing is not None and failing >= K_ANON else None
+        failing = failing if failing is not None and (failing >= K_ANON or failing == 0) else None
         share = (100.0 * failing / devices) if devices and failing is not None else None
-        rows.append({"key": r.get("key"), "devices": devices, "failing": failing, "share": share})
-    shown = [r for r in rows if r["failing"] is not None and r["key"]][:12]
-    chart = svg(bar_chart([(str(r["key"]), int(r["failing"]), "#b03a2e") for r in shown],
+        key = r.get("key")
+        if key in (None, "", "(unknown)"):
+            key = _("not identified")
+        elif str(key).startswith("(groups under"):
+            key = _("Groups of fewer than %(k)s devices, together", k=K_ANON)
+        rows.append({"key": key, "devices": devices, "failing": failing, "share": share})
+    shown = [r for r in rows if r["failing"]][:12]
+    chart = svg(bar_chart([(str(r["key"]), int(r["failing"] or 0), "#b03a2e") for r in shown],
                           title=_("Devices failing at least one check"), width=520)) if shown else ""
     return page(request, "stats.html", principal=_principal(db), title=_("Camera statistics"), rows=rows, by=by,
                 dimensions=[(d, labels.dimension_label(d)) for d in DIMENSIONS],
