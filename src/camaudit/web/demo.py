@@ -3,7 +3,7 @@ tests, on their own addresses), then served until Ctrl-C.
 
 The province is data (``demo-province.yaml``); this module only moves its address ranges to
 another /24 when asked, draws a password per user, and hands the result to the backend's
-``store.admin.apply_yaml`` (the same path as ``camaudit admin apply FILE``)."""
+``store.admin.apply`` (the same path as ``camaudit admin apply FILE``)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def draw_passwords(data: dict[str, Any]) -> dict[str, str]:
 
 def seed(platform: Any, data: dict[str, Any]) -> Any:
     """Create the organisations, users with their roles, systems and schedules."""
-    from camaudit.store.admin import apply_yaml
+    from camaudit.store.admin import apply
 
-    return apply_yaml(platform, data)
+    return apply(platform, data, actor="demo")
 
 
 def print_accounts(console: Any, data: dict[str, Any], passwords: dict[str, str], url: str) -> None:
@@ -48,17 +48,10 @@ def print_accounts(console: Any, data: dict[str, Any], passwords: dict[str, str]
 
     from camaudit.web.pages.labels import role_label
 
-    names = {}
-
-    def walk(orgs: list[dict[str, Any]]) -> None:
-        for o in orgs:
-            names[o["key"]] = o["name"]
-            walk(o.get("children", []))
-
-    walk(data.get("organisations", []))
     table = Table("user name", "password", "role", "organisation", title=f"Demo platform: {url}")
     for u in data.get("users", []):
-        table.add_row(u["username"], passwords[u["username"]], role_label(u["role"]), names.get(u["org"], u["org"]))
+        for g in u.get("grants", []):
+            table.add_row(u["username"], passwords[u["username"]], role_label(g["role"]), g["org"])
     console.print(table)
 
 
@@ -101,5 +94,6 @@ def serve(out_dir: Path, *, host: str = "127.0.0.1", port: int = 8080, console: 
     base = f"http://{host}:{port}"
     print_accounts(console, data, passwords, base)
     console.print(f"platform: [bold]{base}[/] (database {out_dir / 'demo-platform.sqlite'}); Ctrl-C stops it")
-    app = create_app(Settings.for_demo(db_url=url) if hasattr(Settings, "for_demo") else Settings(db_url=url))
+    # plain http on loopback: the session cookie cannot carry the Secure flag there
+    app = create_app(Settings(db_url=url, secure_cookies=False, tick_seconds=5.0))
     uvicorn.run(app, host=host, port=port, log_level="warning")

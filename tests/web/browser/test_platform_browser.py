@@ -23,17 +23,11 @@ def ids(server):
     """Organisation and system ids of the seeded province, by key / name."""
     from camaudit.store import orgs, systems
 
+    keys = {"province": "UBND tỉnh Demo", "school": "Trường THPT Nguyễn Du", "ward": "UBND phường An Bình"}
     with server.platform.system() as db:
         by_name = {o["name"]: o["id"] for o in orgs.visible(db)}
-        names = {}
-
-        def walk(nodes):
-            for o in nodes:
-                names[o["key"]] = by_name[o["name"]]
-                walk(o.get("children", []))
-
-        walk(server.data["organisations"])
-        sys_ids = {s["name"]: s["id"] for key in ("school", "ward") for s in systems.list(db, names[key])}
+        names = {key: by_name[name] for key, name in keys.items()}
+        sys_ids = {s["name"]: s["id"] for s in systems.list(db, None)}
     return {"org": names, "system": sys_ids}
 
 
