@@ -22,12 +22,19 @@ def parse_ranges(ranges: list[str] | str) -> list[str]:
         raise InputError("a camera system needs at least one address range (CIDR)")
     if len(items) > 256:
         raise InputError("at most 256 address ranges per system")
-    out = []
+    nets: list[Any] = []
     for r in items:
         try:
-            net = ipaddress.ip_network(r, strict=False)
-        except ValueError:
-            raise InputError(f"not an address range: {r[:60]!r} (write e.g. 10.20.0.0/24)") from None
+            if "-" in r and "/" not in r:  # first-last: stored as the networks that cover it exactly
+                first, last = (ipaddress.ip_address(x.strip()) for x in r.split("-", 1))
+                nets.extend(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+            else:
+                nets.append(ipaddress.ip_network(r, strict=False))
+        except (ValueError, TypeError):
+            raise InputError(f"not an address range: {r[:60]!r} (write e.g. 10.20.0.0/24 or "
+                             "10.20.0.1-10.20.0.63)") from None
+    out = []
+    for net in nets:
         if net.num_addresses > MAX_RANGE_ADDRESSES:
             raise InputError(f"{net} is larger than a camera system takes ({MAX_RANGE_ADDRESSES} addresses)")
         for d in DENIED:
