@@ -161,6 +161,8 @@ class Store:
         now = utcnow()
         with self.session.begin() as s:
             scan = s.get(Scan, scan_id)
+            if scan is None:
+                raise StoreError(f"no scan with id {scan_id!r}")
             for host, address, hostname in batch:
                 scan.hosts_done += 1
                 if host is None:

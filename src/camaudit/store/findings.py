@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Any
 
@@ -42,7 +43,7 @@ def _int(v: Any) -> int:
 
 
 def list(db: Scoped, *, org_id: Any = None, system_id: Any = None, status: str | None = "open",  # noqa: A001
-         overdue: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+         overdue: bool = False, limit: int = 200) -> builtins.list[dict[str, Any]]:
     """``status`` "open" means open or reopened; None means every status."""
     stmt = select(TrackedFinding, Device).join(Device, Device.id == TrackedFinding.device_id)
     if org_id is not None:
@@ -89,17 +90,17 @@ def accept(db: Scoped, finding_id: Any, *, reason: str, until: dt.date | dt.date
             until = dt.date.fromisoformat(until.strip()[:10])
         except ValueError:
             raise InputError("give the date as YYYY-MM-DD") from None
-    if isinstance(until, dt.date) and not isinstance(until, dt.datetime):
+    if not isinstance(until, dt.datetime):  # the end of that day in Viet Nam
         until = dt.datetime.combine(until, dt.time(23, 59, 59), tzinfo=dt.timezone(dt.timedelta(hours=7)))
-    until = _aware(until)
+    end = _aware(until)
     now = utcnow()
-    assert until is not None
-    if until <= now or until > now + MAX_ACCEPT:
+    assert end is not None
+    if end <= now or end > now + MAX_ACCEPT:
         raise InputError("the acceptance must end in the future, within three years")
     if t.status not in (*OPEN, "accepted"):
         raise InputError(f"a {t.status.replace('_', ' ')} finding cannot be accepted")
     with db.action("finding.accept"):
-        t.status, t.accepted_until, t.reason = "accepted", until, reason
+        t.status, t.accepted_until, t.reason = "accepted", end, reason
         t.decided_by, t.decided_at = db.who.name, now
     return get(db, t.id)
 

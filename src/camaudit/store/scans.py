@@ -3,6 +3,7 @@ anything is queued), idempotent on a request key, listed, reported, compared."""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Any
 
@@ -11,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from camaudit.store import audit
 from camaudit.store.access import InputError, NotFound, Refused, Scoped
+from camaudit.store.lifecycle import service_of
 from camaudit.store.models import FindingRow, Scan, ScanHost
 from camaudit.store.platform_models import CameraSystem, Organisation
-from camaudit.store.lifecycle import service_of
 from camaudit.store.systems import DENIED
 
 # What a requester may set, and how (everything else comes from the engine's defaults).
@@ -43,8 +44,8 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
             raise InputError(f"unknown scan option {k!r}; options: {', '.join(OPTION_TYPES)}")
         t = OPTION_TYPES[k]
         try:
-            if t is list:
-                if not isinstance(v, list) or len(v) > 1000:
+            if t is builtins.list:
+                if not isinstance(v, builtins.list) or len(v) > 1000:
                     raise ValueError
                 out[k] = [int(x) for x in v] if k == "ports" else [str(x)[:80] for x in v]
                 if k == "ports" and not all(0 < p < 65536 for p in out[k]):
@@ -69,7 +70,7 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def check_targets(system: CameraSystem, targets: list[str]) -> int:
+def check_targets(system: CameraSystem, targets: builtins.list[str]) -> int:
     """The number of addresses, or Refused naming the target outside the system's ranges."""
     from camaudit.scope import Scope, ScopeError, TargetError, parse_targets
 
@@ -92,7 +93,7 @@ def check_targets(system: CameraSystem, targets: list[str]) -> int:
     return len(ts)
 
 
-def request(db: Scoped, system_id: Any, *, request_key: str, targets: list[str] | None = None,
+def request(db: Scoped, system_id: Any, *, request_key: str, targets: builtins.list[str] | None = None,
             options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Queue a scan of a system (not run it: ``workers.dispatch.submit`` does).  The same
     ``request_key`` (form nonce, Idempotency-Key, schedule+due time) returns the same scan."""
@@ -153,7 +154,7 @@ def get(db: Scoped, scan_id: str) -> dict[str, Any]:
 
 
 def list(db: Scoped, *, system_id: Any | None = None, org_id: Any | None = None,  # noqa: A001
-         limit: int = 100) -> list[dict[str, Any]]:
+         limit: int = 100) -> builtins.list[dict[str, Any]]:
     stmt = select(Scan).order_by(Scan.started_at.desc()).limit(max(1, min(limit, 1000)))
     if system_id is not None:
         db.get(CameraSystem, _int(system_id))
@@ -167,7 +168,7 @@ def list(db: Scoped, *, system_id: Any | None = None, org_id: Any | None = None,
 def report_document(db: Scoped, scan_id: str, store: Any) -> dict[str, Any]:
     """The existing report document (JSON/HTML/PDF/XLSX input) of a scan in scope."""
     scan = db.get(Scan, str(scan_id)[:36])
-    return store.report_document(scan.id)  # type: ignore[no-any-return]
+    return store.report_document(scan.id)
 
 
 def _keys(db: Scoped, scan_id: str) -> tuple[dict[tuple[str, str, str], dict[str, Any]], dict[str, set[str]]]:

@@ -5,6 +5,7 @@ schedule:<id>:<time>), so beat, the in-process loop, or both at once cannot doub
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,7 +72,7 @@ def create(db: Scoped, system_id: Any, *, rrule: str, dtstart: dt.datetime | Non
     return as_dict(s)
 
 
-def list(db: Scoped, system_id: Any) -> list[dict[str, Any]]:  # noqa: A001
+def list(db: Scoped, system_id: Any) -> builtins.list[dict[str, Any]]:  # noqa: A001
     db.get(CameraSystem, _int(system_id))
     return [as_dict(s) for s in db.scalars(select(Schedule).where(Schedule.system_id == _int(system_id))
                                            .order_by(Schedule.id))]
@@ -90,10 +91,10 @@ def _int(v: Any) -> int:
         return -1
 
 
-def enqueue_due(platform: Platform, now: dt.datetime | None = None) -> list[str]:
+def enqueue_due(platform: Platform, now: dt.datetime | None = None) -> builtins.list[str]:
     """Queue a scan for every schedule whose next run is due; returns the new scan ids."""
     now = now or utcnow()
-    queued: list[str] = []
+    queued: builtins.list[str] = []
     with platform.system("scheduler", "scan:run") as db:
         due = db.scalars(select(Schedule).where(Schedule.enabled.is_(True), Schedule.next_run_at.is_not(None),
                                                 Schedule.next_run_at <= now))

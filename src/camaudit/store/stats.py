@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from camaudit.store.access import InputError, Scoped
 from camaudit.store.lifecycle import OPEN
@@ -21,8 +21,7 @@ def aggregate(db: Scoped, by: str, *, org_id: Any = None) -> list[dict[str, Any]
     if by not in BY:
         raise InputError(f"aggregate by one of {', '.join(BY)}")
     col = BY[by]
-    failing = (select(distinct(TrackedFinding.device_id))
-               .where(TrackedFinding.status.in_(OPEN)).scalar_subquery())
+    failing = select(TrackedFinding.device_id).where(TrackedFinding.status.in_(OPEN)).distinct().scalar_subquery()
     stmt = (select(col, func.count(Device.id), func.count(Device.id).filter(Device.id.in_(failing)))
             .select_from(Device).join(Organisation, Organisation.id == Device.org_id).group_by(col))
     if org_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 from typing import Any
 
@@ -16,18 +17,18 @@ DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32", "ff00
 MAX_RANGE_ADDRESSES = 1 << 20
 
 
-def parse_ranges(ranges: list[str] | str) -> list[str]:
+def parse_ranges(ranges: builtins.list[str] | str) -> builtins.list[str]:
     items = ranges.replace(",", " ").split() if isinstance(ranges, str) else [r.strip() for r in ranges]
     if not items:
         raise InputError("a camera system needs at least one address range (CIDR)")
     if len(items) > 256:
         raise InputError("at most 256 address ranges per system")
-    nets: list[Any] = []
+    nets: builtins.list[Any] = []
     for r in items:
         try:
             if "-" in r and "/" not in r:  # first-last: stored as the networks that cover it exactly
                 first, last = (ipaddress.ip_address(x.strip()) for x in r.split("-", 1))
-                nets.extend(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+                nets.extend(ipaddress.summarize_address_range(first, last))
             else:
                 nets.append(ipaddress.ip_network(r, strict=False))
         except (ValueError, TypeError):
@@ -78,7 +79,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create(db: Scoped, org_id: Any, *, name: str, ranges: list[str] | str, purpose: str = "", site: str = "",
+def create(db: Scoped, org_id: Any, *, name: str, ranges: builtins.list[str] | str, purpose: str = "", site: str = "",
            owner_unit: str = "", authorisation_doc: str = "", cameras: int = 0,
            security_level: int | None = None) -> dict[str, Any]:
     org = db.org(org_id, "system:write")
@@ -116,7 +117,7 @@ def get(db: Scoped, system_id: Any) -> dict[str, Any]:
     return as_dict(db.get(CameraSystem, _int(system_id)))
 
 
-def list(db: Scoped, org_id: Any | None = None) -> list[dict[str, Any]]:  # noqa: A001 (the UI's name)
+def list(db: Scoped, org_id: Any | None = None) -> builtins.list[dict[str, Any]]:  # noqa: A001 (the UI's name)
     stmt = select(CameraSystem).order_by(CameraSystem.name)
     if org_id is not None:
         db.org(org_id)
@@ -133,7 +134,7 @@ def device_dict(d: Device) -> dict[str, Any]:
             "last_seen": d.last_seen.isoformat() if d.last_seen else None}
 
 
-def devices(db: Scoped, system_id: Any) -> list[dict[str, Any]]:
+def devices(db: Scoped, system_id: Any) -> builtins.list[dict[str, Any]]:
     db.get(CameraSystem, _int(system_id))
     return [device_dict(d) for d in db.scalars(select(Device).where(Device.system_id == _int(system_id))
                                                .order_by(Device.address))]

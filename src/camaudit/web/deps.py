@@ -26,7 +26,7 @@ class LoginRequired(Exception):
 
 
 def platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
+    return request.app.state.platform
 
 
 def _is_api(request: Request) -> bool:
@@ -37,14 +37,14 @@ def request_id(request: Request) -> str:
     rid = getattr(request.state, "request_id", None)
     if rid is None:
         rid = request.state.request_id = uuid.uuid4().hex
-    return rid  # type: ignore[no-any-return]
+    return rid
 
 
 def current_principal(request: Request) -> Principal | None:
     """From a bearer token (API), else the session cookie.  The API takes the cookie only on
     safe methods: a forged cross-site POST to the API carries no token and is refused."""
     if hasattr(request.state, "principal"):
-        return request.state.principal  # type: ignore[no-any-return]
+        return request.state.principal
     who: Principal | None = None
     auth = request.headers.get("authorization", "")
     plat = platform(request)
@@ -88,11 +88,11 @@ def csrf_token(request: Request) -> str:
     current_principal(request)
     tok = getattr(request.state, "csrf", None)
     if tok:
-        return tok  # type: ignore[no-any-return]
+        return tok
     tok = request.session.get("csrf")
     if not tok:
         tok = request.session["csrf"] = secrets.token_urlsafe(32)
-    return tok  # type: ignore[no-any-return]
+    return tok
 
 
 async def csrf_protect(request: Request) -> None:

@@ -20,8 +20,19 @@ from camaudit.web.deps import platform, scoped_for
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
-def Db(perm: str) -> Any:  # noqa: N802 (reads as a type in signatures)
-    return Annotated[Scoped, Depends(scoped_for(perm))]
+# One alias per permission: `db: Db_system_read` = a Scoped handle for that permission.
+Db_attestation_write = Annotated[Scoped, Depends(scoped_for("attestation:write"))]
+Db_audit_read = Annotated[Scoped, Depends(scoped_for("audit:read"))]
+Db_finding_decide = Annotated[Scoped, Depends(scoped_for("finding:decide"))]
+Db_finding_read = Annotated[Scoped, Depends(scoped_for("finding:read"))]
+Db_org_read = Annotated[Scoped, Depends(scoped_for("org:read"))]
+Db_org_write = Annotated[Scoped, Depends(scoped_for("org:write"))]
+Db_scan_read = Annotated[Scoped, Depends(scoped_for("scan:read"))]
+Db_scan_run = Annotated[Scoped, Depends(scoped_for("scan:run"))]
+Db_stats_read = Annotated[Scoped, Depends(scoped_for("stats:read"))]
+Db_system_read = Annotated[Scoped, Depends(scoped_for("system:read"))]
+Db_system_write = Annotated[Scoped, Depends(scoped_for("system:write"))]
+Db_user_admin = Annotated[Scoped, Depends(scoped_for("user:admin"))]
 
 
 class OrgIn(BaseModel):
@@ -93,75 +104,75 @@ class TokenIn(BaseModel):
 
 
 @router.get("/me")
-def me(db: Db("org:read")) -> dict[str, Any]:
+def me(db: Db_org_read) -> dict[str, Any]:
     w = db.who
     return {"id": w.user_id, "username": w.name, "display_name": w.display_name,
             "roles": [{"role": r, "org_id": o, "org_name": n} for r, o, n in w.roles], "permissions": sorted(w.perms)}
 
 
 @router.get("/roles")
-def roles(db: Db("org:read")) -> dict[str, list[str]]:
+def roles(db: Db_org_read) -> dict[str, list[str]]:
     return {r: sorted(p) for r, p in ROLE_PERMS.items()}
 
 
 @router.get("/orgs")
-def list_orgs(db: Db("org:read")) -> list[dict[str, Any]]:
+def list_orgs(db: Db_org_read) -> list[dict[str, Any]]:
     return orgs.visible(db)
 
 
 @router.post("/orgs", status_code=201)
-def create_org(body: OrgIn, db: Db("org:write")) -> dict[str, Any]:
+def create_org(body: OrgIn, db: Db_org_write) -> dict[str, Any]:
     return orgs.create(db, **body.model_dump())
 
 
 @router.get("/orgs/{org_id}")
-def get_org(org_id: int, db: Db("org:read")) -> dict[str, Any]:
+def get_org(org_id: int, db: Db_org_read) -> dict[str, Any]:
     return orgs.get(db, org_id)
 
 
 @router.get("/orgs/{org_id}/children")
-def org_children(org_id: int, db: Db("org:read")) -> list[dict[str, Any]]:
+def org_children(org_id: int, db: Db_org_read) -> list[dict[str, Any]]:
     return orgs.children(db, org_id)
 
 
 @router.get("/orgs/{org_id}/overview")
-def org_overview(org_id: int, db: Db("finding:read"), q: Annotated[str | None, Query(max_length=200)] = None,
+def org_overview(org_id: int, db: Db_finding_read, q: Annotated[str | None, Query(max_length=200)] = None,
                  overdue: bool = False) -> list[dict[str, Any]]:
     return orgs.overview(db, org_id, q=q, only_overdue=overdue)
 
 
 @router.get("/orgs/{org_id}/systems")
-def org_systems(org_id: int, db: Db("system:read")) -> list[dict[str, Any]]:
+def org_systems(org_id: int, db: Db_system_read) -> list[dict[str, Any]]:
     return systems.list(db, org_id)
 
 
 @router.post("/orgs/{org_id}/systems", status_code=201)
-def create_system(org_id: int, body: SystemIn, db: Db("system:write")) -> dict[str, Any]:
+def create_system(org_id: int, body: SystemIn, db: Db_system_write) -> dict[str, Any]:
     return systems.create(db, org_id, **body.model_dump())
 
 
 @router.get("/systems/{system_id}")
-def get_system(system_id: int, db: Db("system:read")) -> dict[str, Any]:
+def get_system(system_id: int, db: Db_system_read) -> dict[str, Any]:
     return systems.get(db, system_id)
 
 
 @router.patch("/systems/{system_id}")
-def update_system(system_id: int, body: SystemPatch, db: Db("system:write")) -> dict[str, Any]:
+def update_system(system_id: int, body: SystemPatch, db: Db_system_write) -> dict[str, Any]:
     return systems.update(db, system_id, **body.model_dump(exclude_unset=True))
 
 
 @router.get("/systems/{system_id}/devices")
-def system_devices(system_id: int, db: Db("system:read")) -> list[dict[str, Any]]:
+def system_devices(system_id: int, db: Db_system_read) -> list[dict[str, Any]]:
     return systems.devices(db, system_id)
 
 
 @router.get("/devices/{device_id}")
-def get_device(device_id: int, db: Db("system:read")) -> dict[str, Any]:
+def get_device(device_id: int, db: Db_system_read) -> dict[str, Any]:
     return systems.device(db, device_id)
 
 
 @router.post("/devices/{device_id}/attestations", status_code=201)
-async def add_attestation(device_id: int, db: Db("attestation:write"),
+async def add_attestation(device_id: int, db: Db_attestation_write,
                           clause: Annotated[str, F(max_length=200)], verdict: Annotated[str, F(max_length=8)],
                           evidence: UploadFile, note: Annotated[str, F(max_length=4000)] = "") -> dict[str, Any]:
     """Evidence for a clause the network cannot test; the file's SHA-256 and size are kept."""
@@ -175,12 +186,12 @@ async def add_attestation(device_id: int, db: Db("attestation:write"),
 
 
 @router.get("/systems/{system_id}/scans")
-def system_scans(system_id: int, db: Db("scan:read"), limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+def system_scans(system_id: int, db: Db_scan_read, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     return scans.list(db, system_id=system_id, limit=limit)
 
 
 @router.post("/systems/{system_id}/scans", status_code=202)
-def request_scan(system_id: int, body: ScanIn, db: Db("scan:run"),
+def request_scan(system_id: int, body: ScanIn, db: Db_scan_run,
                  idempotency_key: Annotated[str, Header(min_length=8, max_length=150)]) -> dict[str, Any]:
     """Queue a scan; targets outside the system's authorised ranges are refused before anything
     is queued.  The same Idempotency-Key returns the same scan."""
@@ -194,37 +205,37 @@ def request_scan(system_id: int, body: ScanIn, db: Db("scan:run"),
 
 
 @router.get("/scans/{scan_id}")
-def get_scan(scan_id: str, db: Db("scan:read")) -> dict[str, Any]:
+def get_scan(scan_id: str, db: Db_scan_read) -> dict[str, Any]:
     return scans.get(db, scan_id)
 
 
 @router.get("/scans/{scan_id}/report")
-def scan_report(scan_id: str, request: Request, db: Db("scan:read")) -> dict[str, Any]:
+def scan_report(scan_id: str, request: Request, db: Db_scan_read) -> dict[str, Any]:
     return scans.report_document(db, scan_id, platform(request).store)
 
 
 @router.get("/scans/{scan_id}/delta/{other_id}")
-def scan_delta(scan_id: str, other_id: str, db: Db("scan:read")) -> dict[str, Any]:
+def scan_delta(scan_id: str, other_id: str, db: Db_scan_read) -> dict[str, Any]:
     return scans.delta(db, scan_id, other_id)
 
 
 @router.get("/systems/{system_id}/schedules")
-def system_schedules(system_id: int, db: Db("scan:read")) -> list[dict[str, Any]]:
+def system_schedules(system_id: int, db: Db_scan_read) -> list[dict[str, Any]]:
     return schedules.list(db, system_id)
 
 
 @router.post("/systems/{system_id}/schedules", status_code=201)
-def create_schedule(system_id: int, body: ScheduleIn, db: Db("scan:run")) -> dict[str, Any]:
+def create_schedule(system_id: int, body: ScheduleIn, db: Db_scan_run) -> dict[str, Any]:
     return schedules.create(db, system_id, rrule=body.rrule, dtstart=body.dtstart, options=body.options)
 
 
 @router.delete("/schedules/{schedule_id}", status_code=204)
-def delete_schedule(schedule_id: int, db: Db("scan:run")) -> None:
+def delete_schedule(schedule_id: int, db: Db_scan_run) -> None:
     schedules.delete(db, schedule_id)
 
 
 @router.get("/findings")
-def list_findings(db: Db("finding:read"), org_id: int | None = None, system_id: int | None = None,
+def list_findings(db: Db_finding_read, org_id: int | None = None, system_id: int | None = None,
                   status: Annotated[str | None, Query(max_length=20)] = "open", overdue: bool = False,
                   limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[dict[str, Any]]:
     return findings.list(db, org_id=org_id, system_id=system_id, status=None if status == "all" else status,
@@ -232,59 +243,59 @@ def list_findings(db: Db("finding:read"), org_id: int | None = None, system_id: 
 
 
 @router.get("/findings/{finding_id}")
-def get_finding(finding_id: int, db: Db("finding:read")) -> dict[str, Any]:
+def get_finding(finding_id: int, db: Db_finding_read) -> dict[str, Any]:
     return findings.get(db, finding_id)
 
 
 @router.post("/findings/{finding_id}/accept")
-def accept_finding(finding_id: int, body: AcceptIn, db: Db("finding:decide")) -> dict[str, Any]:
+def accept_finding(finding_id: int, body: AcceptIn, db: Db_finding_decide) -> dict[str, Any]:
     return findings.accept(db, finding_id, reason=body.reason, until=body.until)
 
 
 @router.post("/findings/{finding_id}/false-positive")
-def false_positive(finding_id: int, body: ReasonIn, db: Db("finding:decide")) -> dict[str, Any]:
+def false_positive(finding_id: int, body: ReasonIn, db: Db_finding_decide) -> dict[str, Any]:
     return findings.false_positive(db, finding_id, reason=body.reason)
 
 
 @router.post("/findings/{finding_id}/reopen")
-def reopen_finding(finding_id: int, body: ReasonIn, db: Db("finding:decide")) -> dict[str, Any]:
+def reopen_finding(finding_id: int, body: ReasonIn, db: Db_finding_decide) -> dict[str, Any]:
     return findings.reopen(db, finding_id, reason=body.reason)
 
 
 @router.get("/stats/{by}")
-def aggregate(by: str, db: Db("stats:read"), org_id: int | None = None) -> list[dict[str, Any]]:
+def aggregate(by: str, db: Db_stats_read, org_id: int | None = None) -> list[dict[str, Any]]:
     """Devices by vendor, model, firmware or commune; groups under 5 devices are hidden."""
     return stats.aggregate(db, by, org_id=org_id)
 
 
 @router.get("/users")
-def list_users(db: Db("user:admin")) -> list[dict[str, Any]]:
+def list_users(db: Db_user_admin) -> list[dict[str, Any]]:
     return users.list_users(db)
 
 
 @router.post("/users", status_code=201)
-def create_user(body: UserIn, db: Db("user:admin")) -> dict[str, Any]:
+def create_user(body: UserIn, db: Db_user_admin) -> dict[str, Any]:
     return users.create_user(db, username=body.username, password=body.password, display_name=body.display_name)
 
 
 @router.post("/users/{user_id}/grants", status_code=201)
-def add_grant(user_id: int, body: GrantIn, db: Db("user:admin")) -> dict[str, Any]:
+def add_grant(user_id: int, body: GrantIn, db: Db_user_admin) -> dict[str, Any]:
     return users.grant(db, user_id=user_id, org_id=body.org_id, role=body.role)
 
 
 @router.delete("/grants/{grant_id}", status_code=204)
-def remove_grant(grant_id: int, db: Db("user:admin")) -> None:
+def remove_grant(grant_id: int, db: Db_user_admin) -> None:
     users.revoke_grant(db, grant_id)
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenIn, db: Db("org:read")) -> dict[str, Any]:
+def create_token(body: TokenIn, db: Db_org_read) -> dict[str, Any]:
     """An API token for the caller, limited to the given permission scopes (shown once)."""
     return users.create_token(db, name=body.name, scopes=body.scopes, days=body.days)
 
 
 @router.get("/audit/verify")
-def audit_verify(request: Request, db: Db("audit:read")) -> dict[str, Any]:
+def audit_verify(request: Request, db: Db_audit_read) -> dict[str, Any]:
     with platform(request).engine.connect() as c:
         v = verify(c)
     return {"ok": v.ok, "events": v.events, "head": v.head, "problem": v.problem}
