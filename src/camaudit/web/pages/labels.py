@@ -37,5 +37,5 @@ def compliance_label(code: str) -> str:
             "not_tested": _("Not tested"), "na": _("Not applicable")}.get(code, code)
 
 
-GLOBALS = {"severity_label": severity_label, "status_label": status_label,
+GLOBALS = {"severity_label": severity_label, "status_label": status_label, "compliance_label": compliance_label,
            "scan_status_label": scan_status_label, "role_label": role_label}

@@ -22,7 +22,7 @@ from camaudit.store import stats as stats_svc
 from camaudit.store import systems as systems_svc
 from camaudit.store.access import Scoped
 from camaudit.web.deps import scoped_for
-from camaudit.web.i18n import current_lang
+from camaudit.web.i18n import current_lang, fmt_date
 from camaudit.web.i18n import gettext as _
 from camaudit.web.pages import labels
 from camaudit.web.pages.knowledge import check_text
@@ -37,6 +37,8 @@ K_ANON = 5  # counts below this are hidden from aggregate viewers
 REPORT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 MAX_TEXT = 2000  # longest text accepted in a form field
+PROFILE_IN_FORCE = "qcvn135"  # the catalogue the pages judge against (its superseding text is named on the page)
+_ASSESSMENTS: dict[tuple[str, str], dict[str, Any]] = {}  # (finished scan, language) -> compliance part
 
 
 def _db(perm: str) -> Any:
@@ -157,6 +159,12 @@ def _org_row(r: dict[str, Any]) -> dict[str, Any]:
             "depth": r.get("depth", 0), "last_assessment": r.get("last_assessment")}
 
 
+def _pct_of(assessment: dict[str, Any]) -> float | None:
+    score = assessment["system"]["score"]
+    considered = sum(score.get(k, 0) for k in ("pass", "fail", "attestation", "not_tested"))
+    return 100.0 * score.get("pass", 0) / considered if considered else None
+
+
 def _int_or_404(value: str) -> int:
     try:
         return int(value)
@@ -203,14 +211,24 @@ def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
     for sc in scans:
         sc.setdefault("system_name", names.get(sc.get("system_id"), ""))
     rows = [_org_row(r) for r in orgs_svc.overview(db, org_id)]
+    assessments = []
+    for sv in systems:
+        if sv["org_id"] == org_id:
+            a = _assessment(request, db, _last_finished(scans, sv["id"]))
+            if a:
+                assessments.append(a)
+                sv["compliance_pct"] = _pct_of(a)
+    compliance = _compliance_view(assessments)
     totals = _totals(rows)
+    if compliance and totals.get("compliance") is None:
+        totals["compliance"] = compliance["pct"]
     reports = [{"scan_id": s["id"], "system": s.get("system_name", ""), "finished_at": s.get("finished_at")}
                for s in scans if s["status"] == "finished"][:10]
     who = _principal(db)
     ancestors = [o for o in orgs_svc.visible(db) if org["path"].startswith(o["path"]) and o["id"] != org["id"]]
     return page(request, "org.html", principal=who, title=org["name"], org=org, children=children,
                 systems=systems, findings=open_findings, totals=totals, reports=reports,
-                next_steps=_next_steps(systems, open_findings), compliance=None,
+                next_steps=_next_steps(systems, open_findings), compliance=compliance,
                 can_register=who.has("system:write"),
                 crumbs=[{"href": f"/orgs/{a['id']}", "label": a["name"]} for a in ancestors]
                 + [{"href": None, "label": org["name"]}])
@@ -224,6 +242,47 @@ def _system_view(s: dict[str, Any], scans: list[dict[str, Any]], open_findings: 
             "open": s.get("open", sum(1 for f in open_findings if f.get("system_id") == s["id"])),
             "devices": s.get("devices", 0), "compliance_pct": s.get("compliance_pct"),
             "org_name": s.get("org_name", "")}
+
+
+def _assessment(request: Request, db: Scoped, scan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The compliance part of a finished scan's report (clause by clause, against the regulation in
+    force), computed once per scan and language: a finished scan does not change.  The scan was
+    read through the scoped services before, so the cache never serves an object out of scope."""
+    if not scan or scan.get("status") != "finished":
+        return None
+    key = (str(scan["id"]), current_lang())
+    if key not in _ASSESSMENTS:
+        from camaudit.compliance.verdicts import assess_document
+
+        doc = scans_svc.report_document(db, scan["id"], request.app.state.platform.store)
+        if len(_ASSESSMENTS) > 512:
+            _ASSESSMENTS.clear()
+        _ASSESSMENTS[key] = assess_document(doc, PROFILE_IN_FORCE, [], current_lang())
+    return _ASSESSMENTS[key]
+
+
+def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not assessments:
+        return None
+    head = assessments[0]["catalogues"][0]
+    counts = Counter()
+    for a in assessments:
+        for c in a["system"]["clauses"]:
+            counts[c["status"]] += 1
+    considered = sum(counts.values()) - counts["na"]
+    sup = head.get("superseded_by")
+    note = (_("%(code)s is superseded by %(new)s from %(date)s; its official text is not in the catalogue yet.",
+              code=head["code"], new=sup["code"], date=fmt_date(sup["effective"])) if sup else "")
+    return {"catalogue": f"{head['code']}", "note": note,
+            "pct": 100.0 * counts["pass"] / considered if considered else None,
+            "rows": [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation",
+                                                                         "not_tested", "na")],
+            "clauses": [c for a in assessments[:1] for c in a["system"]["clauses"]]}
+
+
+def _last_finished(scans: list[dict[str, Any]], system_id: Any) -> dict[str, Any] | None:
+    done = [s for s in scans if s.get("system_id") == system_id and s["status"] == "finished"]
+    return max(done, key=lambda s: str(s.get("finished_at") or ""), default=None)
 
 
 # -- camera systems -------------------------------------------------------------------------------
@@ -289,8 +348,11 @@ def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
     open_findings = [_finding_view(f) for f in findings_svc.list(db, system_id=system_id, status="open", limit=200)]
     scans = scans_svc.list(db, system_id=system_id)
     system = _system_view({**raw, "org_name": orgs_svc.get(db, raw["org_id"])["name"]}, scans, open_findings)
+    assessment = _assessment(request, db, _last_finished(scans, raw["id"]))
+    compliance = _compliance_view([assessment]) if assessment else None
     return page(request, "system.html", principal=who, title=system["name"], system=system, devices=devices,
                 findings=open_findings, scans=scans, can_scan=who.has("scan:run"), show_ranges=True,
+                compliance=compliance,
                 request_key=secrets.token_urlsafe(16),
                 crumbs=[{"href": f"/orgs/{system['org_id']}", "label": system.get("org_name", "")},
                         {"href": None, "label": system["name"]}])
