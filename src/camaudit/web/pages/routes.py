@@ -265,7 +265,7 @@ def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None
     if not assessments:
         return None
     head = assessments[0]["catalogues"][0]
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for a in assessments:
         for c in a["system"]["clauses"]:
             counts[c["status"]] += 1
