@@ -35,28 +35,35 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await JSONResponse({"detail": f"the request is larger than {self.limit // (1024 * 1024)} MiB"},
+            await JSONResponse({"detail": f"the request is larger than {self.limit // 1024} KiB"},
                                status_code=413)(scope, receive, send)
             return
         seen = 0
+        refused = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
+                if seen > self.limit:  # streamed past the limit: answer now, the app sees a disconnect
+                    refused = True
+                    await JSONResponse({"detail": f"the request is larger than {self.limit // 1024} KiB"},
+                                       status_code=413)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return msg
 
+        async def guarded_send(msg: Message) -> None:
+            if not refused:
+                await send(msg)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await JSONResponse({"detail": "the request body is too large"}, status_code=413)(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
+            await self.app(scope, limited, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
