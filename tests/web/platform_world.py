@@ -28,6 +28,14 @@ ORGS = ["P", "D1", "D2", "A11", "A12", "A21", "A22"]
 TREE = {"P": None, "D1": "P", "D2": "P", "A11": "D1", "A12": "D1", "A21": "D2", "A22": "D2"}
 PASSWORD = "correct horse battery"
 
+# Argon2 with the recommended cost takes ~0.5 s a hash on a busy test machine; the tests make
+# dozens of users, so they hash with a cheap Argon2 (the production hasher is unchanged).
+from pwdlib import PasswordHash  # noqa: E402
+from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
+
+users.HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
+users._DUMMY = users.HASHER.hash("dummy")
+
 
 def _pg_available() -> bool:
     try:
