@@ -13,7 +13,7 @@ from platform_world import host
 from sqlalchemy import create_engine, select, text, update
 
 from camaudit.model import HostResult
-from camaudit.store import admin, findings, lease, scans, schedules, stats
+from camaudit.store import admin, findings, lease, orgs, scans, schedules, stats, systems
 from camaudit.store.access import Principal
 from camaudit.store.audit import AuditError
 from camaudit.store.lifecycle import apply_scan, deadline
@@ -226,9 +226,17 @@ def test_aggregates_hide_small_counts(plat):
         s.commit()
     with plat.system("police", "stats:read") as db:
         rows = stats.aggregate(db, "vendor")
-    assert rows == [{"key": "Hikvision", "devices": 5, "failing": 5}]  # the one "Rare" is hidden
+    # the one "Rare" device is folded into "other", whose count (1) is itself hidden
+    assert rows == [{"key": "Hikvision", "devices": 5, "failing": 5, "other": False},
+                    {"key": None, "devices": None, "failing": None, "other": True}]
     for r in rows:
-        assert set(r) == {"key", "devices", "failing"}
+        assert set(r) == {"key", "devices", "failing", "other"}  # never an address or a credential
+    with plat.system("t") as db:
+        listed = systems.list(db, org)
+        top = [r for r in orgs.overview(db, 1)]
+    assert listed[0]["devices"] == 6 and listed[0]["open"] == 6 and listed[0]["compliance_pct"] == 0.0
+    assert listed[0]["last_assessment"] is not None
+    assert [r["compliance_pct"] for r in top] == [None]  # the local organisation: no device
 
 
 def test_old_database_with_data_is_backfilled(tmp_path):

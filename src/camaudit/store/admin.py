@@ -29,6 +29,7 @@ from camaudit.store.platform_models import CameraSystem, Organisation, User
 def apply(platform: Platform, data: dict[str, Any], *, actor: str = "admin") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("the file must hold a mapping (organisations, users, systems, schedules)")
+    data = dict(data)
     made: dict[str, Any] = {"organisations": {}, "users": {}, "systems": {}, "schedules": []}
 
     def org_named(db: Any, name: str) -> int:
@@ -52,6 +53,8 @@ def apply(platform: Platform, data: dict[str, Any], *, actor: str = "admin") -> 
                                       max_running_scans=int(item.get("max_running_scans", 2)),
                                       max_rate=float(item.get("max_rate", 500.0)))["id"]
             made["organisations"][item["name"]] = oid
+            if item.get("key"):
+                made["organisations"][item["key"]] = oid
             walk(item.get("children"), oid)
 
     walk(data.get("organisations"), None)
@@ -60,8 +63,11 @@ def apply(platform: Platform, data: dict[str, Any], *, actor: str = "admin") -> 
             uid = db.session.scalar(select(User.id).where(User.username == u.get("username")))
             if uid is None:
                 uid = users.create_user(db, username=u.get("username", ""), password=u.get("password"),
-                                        display_name=u.get("display_name", ""))["id"]
-            for g in u.get("grants") or []:
+                                        display_name=u.get("display_name") or u.get("name", ""))["id"]
+            grants = list(u.get("grants") or [])
+            if u.get("role"):  # the short form: one role on one organisation
+                grants.append({"role": u["role"], "org": u.get("org", "")})
+            for g in grants:
                 users.grant(db, user_id=uid, org_id=org_named(db, g.get("org", "")), role=g.get("role", ""))
         made["users"][u["username"]] = uid
     for s in data.get("systems") or []:
@@ -72,8 +78,13 @@ def apply(platform: Platform, data: dict[str, Any], *, actor: str = "admin") -> 
             if sid is None:
                 fields = {k: s[k] for k in ("purpose", "site", "owner_unit", "authorisation_doc", "cameras",
                                             "security_level") if k in s}
+                if "authorisation" in s:
+                    fields["authorisation_doc"] = s["authorisation"]
                 sid = systems.create(db, oid, name=s.get("name", ""), ranges=s.get("ranges") or [], **fields)["id"]
         made["systems"][s["name"]] = sid
+        if s.get("schedule"):
+            data.setdefault("schedules", [])
+            data["schedules"] = [*data["schedules"], {"system": s["name"], "rrule": s["schedule"]}]
     for sc in data.get("schedules") or []:
         with platform.system(actor, "scan:run") as db:
             sid = made["systems"].get(sc.get("system")) or db.session.scalar(
@@ -83,3 +94,6 @@ def apply(platform: Platform, data: dict[str, Any], *, actor: str = "admin") -> 
             made["schedules"].append(schedules.create(db, sid, rrule=sc.get("rrule", ""),
                                                       options=sc.get("options"))["id"])
     return made
+
+
+apply_yaml = apply  # the name the demo uses

@@ -11,6 +11,12 @@ from camaudit.store.models import Device, Scan
 from camaudit.store.platform_models import CameraSystem, Organisation, TrackedFinding
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERE = ("critical", "high", "medium")
+
+
+def compliance_pct(devices: int, failing: int) -> float | None:
+    """Share of devices with no open critical, high or medium finding; None without devices."""
+    return round(100.0 * (devices - failing) / devices, 1) if devices else None
 
 
 def as_dict(o: Organisation) -> dict[str, Any]:
@@ -87,6 +93,10 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
                            .where(TrackedFinding.org_id.in_(ids), TrackedFinding.status.in_(("open", "reopened")),
                                   and_(TrackedFinding.due_at.is_not(None), TrackedFinding.due_at < now))
                            .group_by(TrackedFinding.org_id), "finding:read"))
+    severe = dict(db.rows(select(TrackedFinding.org_id, func.count(func.distinct(TrackedFinding.device_id)))
+                          .where(TrackedFinding.org_id.in_(ids), TrackedFinding.status.in_(("open", "reopened")),
+                                 TrackedFinding.severity.in_(SEVERE))
+                          .group_by(TrackedFinding.org_id), "finding:read"))
     by_sev: dict[int, dict[str, int]] = {}
     for org_id, sev, n in open_:
         by_sev.setdefault(org_id, {s: 0 for s in SEVERITIES})[sev] = n
@@ -94,7 +104,8 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
     for o in orgs:
         row = as_dict(o)
         row.update(systems=systems.get(o.id, 0), devices=devices.get(o.id, 0), last_assessment=last.get(o.id),
-                   open_by_severity=by_sev.get(o.id, {s: 0 for s in SEVERITIES}), overdue=overdue.get(o.id, 0))
+                   open_by_severity=by_sev.get(o.id, {s: 0 for s in SEVERITIES}), overdue=overdue.get(o.id, 0),
+                   compliance_pct=compliance_pct(devices.get(o.id, 0), severe.get(o.id, 0)))
         if only_overdue and not row["overdue"]:
             continue
         out.append(row)

@@ -150,7 +150,9 @@ def _int(v: Any) -> int:
 
 
 def get(db: Scoped, scan_id: str) -> dict[str, Any]:
-    return as_dict(db.get(Scan, str(scan_id)[:36]))
+    scan = db.get(Scan, str(scan_id)[:36])
+    system = db.session.get(CameraSystem, scan.system_id)
+    return {**as_dict(scan), "system_name": system.name if system else ""}
 
 
 def list(db: Scoped, *, system_id: Any | None = None, org_id: Any | None = None,  # noqa: A001

@@ -32,8 +32,9 @@ def aggregate(db: Scoped, by: str, *, org_id: Any = None) -> list[dict[str, Any]
         if n < MIN_COUNT:
             hidden += n
             continue
-        out.append({"key": key or "(unknown)", "devices": n, "failing": bad if bad >= MIN_COUNT or bad == 0 else None})
+        out.append({"key": key or "(unknown)", "devices": n, "failing": bad if bad >= MIN_COUNT or bad == 0 else None,
+                    "other": False})
     out.sort(key=lambda r: (-r["devices"], str(r["key"])))
-    if hidden >= MIN_COUNT:
-        out.append({"key": f"(groups under {MIN_COUNT} devices)", "devices": hidden, "failing": None})
+    if hidden:  # the small groups together; their total too when it is itself small
+        out.append({"key": None, "devices": hidden if hidden >= MIN_COUNT else None, "failing": None, "other": True})
     return out

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import ipaddress
 from typing import Any
 
 from sqlalchemy import func, select
 
 from camaudit.store.access import InputError, Scoped
-from camaudit.store.models import Device
-from camaudit.store.platform_models import CameraSystem
+from camaudit.store.lifecycle import OPEN
+from camaudit.store.models import Device, Scan
+from camaudit.store.orgs import SEVERE, compliance_pct
+from camaudit.store.platform_models import CameraSystem, TrackedFinding
 
 # Never scanned, whatever a system declares (as the command line's default deny list).
 DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32", "ff00::/8", "::/128")
@@ -122,8 +125,29 @@ def list(db: Scoped, org_id: Any | None = None) -> builtins.list[dict[str, Any]]
     if org_id is not None:
         db.org(org_id)
         stmt = stmt.where(CameraSystem.org_id == _int(org_id))
-    counts = dict(db.rows(select(Device.system_id, func.count()).group_by(Device.system_id)))
-    return [{**as_dict(s), "devices": counts.get(s.id, 0)} for s in db.scalars(stmt)]
+    rows = db.scalars(stmt)
+    ids = [s.id for s in rows] or [-1]
+    counts = dict(db.rows(select(Device.system_id, func.count()).where(Device.system_id.in_(ids))
+                          .group_by(Device.system_id)))
+    open_ = dict(db.rows(select(TrackedFinding.system_id, func.count())
+                         .where(TrackedFinding.system_id.in_(ids), TrackedFinding.status.in_(OPEN))
+                         .group_by(TrackedFinding.system_id), "finding:read"))
+    severe = dict(db.rows(select(TrackedFinding.system_id, func.count(func.distinct(TrackedFinding.device_id)))
+                          .where(TrackedFinding.system_id.in_(ids), TrackedFinding.status.in_(OPEN),
+                                 TrackedFinding.severity.in_(SEVERE))
+                          .group_by(TrackedFinding.system_id), "finding:read"))
+    last = dict(db.rows(select(Scan.system_id, func.max(Scan.finished_at))
+                        .where(Scan.system_id.in_(ids), Scan.status == "finished").group_by(Scan.system_id),
+                        "scan:read"))
+    return [{**as_dict(s), "devices": counts.get(s.id, 0), "open": open_.get(s.id, 0),
+             "last_assessment": _iso(last.get(s.id)),
+             "compliance_pct": compliance_pct(counts.get(s.id, 0), severe.get(s.id, 0))} for s in rows]
+
+
+def _iso(t: Any) -> str | None:
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).isoformat(timespec="seconds")
 
 
 def device_dict(d: Device) -> dict[str, Any]:

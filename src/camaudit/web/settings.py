@@ -34,6 +34,11 @@ class Settings:
             raise SettingsError("the upload limit must be positive")
 
     @classmethod
+    def for_demo(cls, db_url: str) -> "Settings":
+        """One machine on http://127.0.0.1: no Secure flag, the in-process worker ticking often."""
+        return cls(db_url=db_url, secure_cookies=False, tick_seconds=5.0)
+
+    @classmethod
     def from_env(cls) -> "Settings":
         env = os.environ
         secret = env.get("CAMAUDIT_SECRET_KEY")
