@@ -63,14 +63,15 @@ def fresh_sqlite(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def request_first_scans(platform: Any) -> list[dict[str, Any]]:
-    """One scan per demo system, queued now: the in-process worker runs them as the server starts."""
-    from camaudit.store import scans, systems
+def request_first_scans(platform: Any, made: dict[str, Any]) -> list[dict[str, Any]]:
+    """One scan per demo system (``made`` is what :func:`seed` returned), queued now: the
+    in-process worker runs them as the server starts."""
+    from camaudit.store import scans
 
     queued: list[dict[str, Any]] = []
     with platform.system("demo", perm="scan:run") as db:
-        for system in systems.list(db, None):
-            queued.append(scans.request(db, system["id"], request_key=f"demo-{system['id']}-{secrets.token_hex(4)}"))
+        for system_id in made["systems"].values():
+            queued.append(scans.request(db, system_id, request_key=f"demo-{system_id}-{secrets.token_hex(4)}"))
     return queued
 
 
@@ -87,8 +88,7 @@ def serve(out_dir: Path, *, host: str = "127.0.0.1", port: int = 8080, console: 
     try:
         data = province()
         passwords = draw_passwords(data)
-        seed(platform, data)
-        request_first_scans(platform)
+        request_first_scans(platform, seed(platform, data))
     finally:
         platform.close()
     base = f"http://{host}:{port}"
