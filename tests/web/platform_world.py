@@ -197,4 +197,6 @@ def build_world(url: str) -> World:
 def world_fixture(db_url):
     w = build_world(db_url)
     yield w
+    verdict = w.platform.verify_audit()  # after every test: the audit chain still verifies
     w.platform.close()
+    assert verdict.ok, verdict.problem

@@ -291,3 +291,23 @@ def test_system_principal_and_scoping_refuse_statements_over_nothing_owned():
     who = Principal(user_id=1, name="x")
     with pytest.raises(RuntimeError):
         scoped(select(User), who, "org:read")
+
+
+def test_backstop_limits_plain_orm_reads_of_a_user_session(world):
+    """Even a query that forgot scoped() (Session.get, a bare select) sees only the subtrees
+    where the user holds a role."""
+    from camaudit.store import users as users_svc
+    from camaudit.store.platform_models import User
+
+    p = world.platform
+    with p.sessions() as s:
+        uid = s.scalar(select(User.id).where(User.username == world.role_user["agency_operator"]))
+    who = users_svc.principal(p, uid)
+    with p.scoped(who, "system:read") as db:
+        assert db.session.get(CameraSystem, world.system["D1"]) is not None
+        assert db.session.get(CameraSystem, world.system["A11"]) is not None
+        assert db.session.get(CameraSystem, world.system["D2"]) is None
+        assert db.session.get(Organisation, world.org["P"]) is None
+        seen = {d.org_id for d in db.session.scalars(select(Device))}
+        assert seen == {world.org[k] for k in ("D1", "A11", "A12")}
+        assert {o.id for o in db.session.scalars(select(Organisation))} == {world.org[k] for k in ("D1", "A11", "A12")}

@@ -105,6 +105,10 @@ class Principal:
                 out.append(p)
         return out
 
+    def paths_any(self) -> list[str]:
+        """Subtrees where this principal holds any role (with any permission its scopes allow)."""
+        return sorted({g.path for g in self.grants if any(self._allowed(g.role, p) for p in PERMS)})
+
     def covers(self, perm: str, path: str) -> bool:
         return self.everything or any(path.startswith(p) for p in self.paths(perm))
 

@@ -5,11 +5,38 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.orm import Session, sessionmaker
+from typing import Any
+
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from camaudit.store import audit
 from camaudit.store.access import Principal, Scoped
 from camaudit.store.db import Store
+from camaudit.store.models import Base
+from camaudit.store.platform_models import Organisation
+
+BACKSTOP = "scope_backstop_paths"
+
+
+def _org_owned() -> list[Any]:
+    return [m.class_ for m in Base.registry.mappers if "org_id" in m.columns]
+
+
+def _backstop(state: ORMExecuteState) -> None:
+    """Second line of defence behind ``scoped()``: every ORM statement of a user's session
+    (selects including ``Session.get`` and lazy loads, updates, deletes) is limited to the
+    subtrees where the user holds any role.  ``scoped()`` narrows it to the permission."""
+    paths = state.session.info.get(BACKSTOP)
+    if paths is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    cond = or_(*(Organisation.path.startswith(p, autoescape=True) for p in paths)) if paths else None
+    sub = select(Organisation.id).where(cond) if cond is not None else select(Organisation.id).where(False)
+    opts = [with_loader_criteria(cls, cls.org_id.in_(sub.scalar_subquery()), include_aliases=True)
+            for cls in _org_owned() if cls is not Organisation]
+    opts.append(with_loader_criteria(Organisation, cond if cond is not None else Organisation.id.is_(None),
+                                     include_aliases=True))
+    state.statement = state.statement.options(*opts)
 
 
 class Platform:
@@ -19,6 +46,7 @@ class Platform:
         self.engine = self.store.engine
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         audit.install(self.sessions)
+        event.listen(self.sessions, "do_orm_execute", _backstop)
 
     def close(self) -> None:
         self.store.close()
@@ -27,6 +55,8 @@ class Platform:
     def scoped(self, who: Principal, perm: str) -> Iterator[Scoped]:
         """A handle for one operation; what is not committed inside is rolled back."""
         with self.sessions() as s:
+            if not who.everything:
+                s.info[BACKSTOP] = who.paths_any()
             yield Scoped(s, who, perm)
 
     @contextmanager

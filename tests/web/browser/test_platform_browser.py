@@ -200,3 +200,12 @@ def test_english_phone_keyboard_and_headers(page, server, screenshots):
     page.goto(f"{server.url}/stats?lang=vi")
     shot(page, screenshots, "stats-phone")
 
+
+
+def test_the_guard_blocks_requests_not_to_127_0_0_1(page, only_loopback):
+    """The guard every browser test runs under: a request elsewhere (here 127.0.0.2, still
+    loopback, so nothing leaves the machine even if the guard were broken) is refused and noted."""
+    page.set_content('<img src="http://127.0.0.2:9/probe.png" alt="">')
+    page.wait_for_timeout(500)
+    assert any("127.0.0.2" in url for url in only_loopback), "the guard let a request through"
+    only_loopback.clear()
