@@ -63,7 +63,8 @@ def _parse_one(token: str, where: str, resolve: bool) -> Span:
             return Span(net.network_address, net.broadcast_address, text)
         if "-" in text and not _looks_like_hostname(text):
             left, right = text.split("-", 1)
-            first = ipaddress.ip_address(left.strip())
+            first: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(left.strip())
+            last: ipaddress.IPv4Address | ipaddress.IPv6Address
             right = right.strip()
             if right.isdigit() and isinstance(first, ipaddress.IPv4Address):
                 last_octet = int(right)
@@ -205,7 +206,17 @@ class Scope:
                     if net.version == d.version and net.overlaps(d):
                         raise ScopeError(f"target {span.source} ({net}) touches denied network {d}")
                 if self.allowed and not any(
-                    net.version == a.version and net.subnet_of(a) for a in self.allowed
+                    _within(net, a) for a in self.allowed
                 ):
                     allowed = ", ".join(str(a) for a in self.allowed)
                     raise ScopeError(f"target {span.source} ({net}) is outside the allowed scope ({allowed})")
+
+
+def _within(net: ipaddress.IPv4Network | ipaddress.IPv6Network,
+            outer: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """``net`` lies inside ``outer`` (networks of different families never do)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False

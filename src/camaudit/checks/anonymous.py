@@ -5,7 +5,7 @@ from __future__ import annotations
 from camaudit.checks._support import knowledge, proto, vendor_of
 from camaudit.checks.base import Check, CheckContext, CheckMeta, register
 from camaudit.knowledge.checkmeta import clauses_for
-from camaudit.model import AuthOutcome, Finding, HostResult, Severity
+from camaudit.model import AuthOutcome, Finding, HostResult, Observation, Severity
 
 RTSP_ROUTES = 8  # DESCRIBEs per RTSP port, at most
 RTSP_STOP_AFTER_401 = 3  # a device that asked a credential on this many routes in a row asks on all
@@ -57,7 +57,7 @@ class OnvifAnonymous(Check):
     async def run(self, host: HostResult, ctx: CheckContext) -> list[Finding]:
         findings = []
         https_ports = set(host.ports_for("https"))
-        by_port = {}
+        by_port: dict[int, Observation] = {}
         for o in host.observations_for("onvif"):
             if not o.error:
                 by_port.setdefault(o.port, o)

@@ -95,6 +95,8 @@ class TlsCertInvalid(Check):
         findings = []
         for o in _tls_observations(host):
             reasons = []
+            before: dt.datetime | None
+            after: dt.datetime | None
             try:
                 before = dt.datetime.fromisoformat(o.get("tls.not_before") or "")
                 after = dt.datetime.fromisoformat(o.get("tls.not_after") or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 SEV_STYLE = {"critical": "bold magenta", "high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -21,7 +21,7 @@ class ScanProgress:
             TextColumn("[bold]hosts"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(), console=console, transient=False, disable=not enabled,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> "ScanProgress":
         self._progress.__enter__()

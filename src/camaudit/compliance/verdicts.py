@@ -92,7 +92,7 @@ def clause_verdict(clause: Clause, device: dict[str, Any], attestation: Attestat
 
 
 def score(statuses: Iterable[str]) -> dict[str, Any]:
-    counts = {s: 0 for s in STATUSES}
+    counts: dict[str, Any] = {s: 0 for s in STATUSES}
     for s in statuses:
         counts[s] += 1
     considered = sum(counts.values()) - counts["na"]

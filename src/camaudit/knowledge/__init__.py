@@ -138,7 +138,7 @@ class KnowledgeBase:
         """Fingerprints, loaded by the identification package on first use."""
         from camaudit.knowledge import fingerprints
 
-        return fingerprints.load(self.data_dir)
+        return fingerprints.load_fingerprints(sorted((self.data_dir / "fingerprints").glob("*.yaml")))
 
 
 def data_version(data_dir: Path) -> str:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-import ijson  # type: ignore[import-untyped]
+import ijson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camaudit.knowledge.vulns import AffectedRange, Cvss, Text, Vuln

@@ -217,7 +217,8 @@ class FingerprintDB:
                 if v.name in self.vendors:
                     raise FingerprintError(f"{name}: vendor {v.name!r} field name: defined twice")
                 self.vendors[v.name] = v
-            for entry in [*f.model_kinds, *f.fingerprints]:
+            entries: list[ModelKind | Fingerprint] = [*f.model_kinds, *f.fingerprints]
+            for entry in entries:
                 if entry.id in seen:
                     raise FingerprintError(
                         f"{name}: {_what(entry)} {entry.id!r} field id: already used in {seen[entry.id]}")

@@ -94,7 +94,7 @@ class AffectedRange(_Strict):
     def model_matches(self, model: str | None) -> bool:
         if not self.models:
             return True
-        return bool(model) and any(_pattern(m).search(model) for m in self.models)
+        return model is not None and bool(model) and any(_pattern(m).search(model) for m in self.models)
 
     def contains(self, vendor: str, firmware: str, normalise: Normaliser) -> bool | None:
         """True/False when the firmware is inside/outside the range, None when it cannot tell."""
@@ -203,7 +203,8 @@ class VulnsFile(_Strict):
         if not vendor or not firmware:
             return []
         if normalise is None:
-            from camaudit.identify.firmware import normalise_firmware as normalise
+            from camaudit.identify.firmware import normalise_firmware
+            normalise = normalise_firmware
         out = []
         for v in self.vulns:
             if v.vendor != vendor:

@@ -210,11 +210,13 @@ class DahuaWeb(Web):
         return Response(404, page("404 Not Found", "<h1>404 Not Found</h1>"))
 
     def rpc_login(self, req: Request) -> Response:
-        obj = self._body(req)
-        if obj is None or obj.get("method") != "global.login":
+        body = self._body(req)
+        if body is None or body.get("method") != "global.login":
             return self._json({"error": {"code": 268959743, "message": "Unknown error! error code was not set in service!"},
-                               "id": obj.get("id") if obj else None, "result": False, "session": 0})
-        params = obj.get("params") if isinstance(obj.get("params"), dict) else {}
+                               "id": body.get("id") if body else None, "result": False, "session": 0})
+        obj: dict[str, Any] = body
+        raw_params = obj.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         user = str(params.get("userName", ""))
         sess = str(obj.get("session") or "")
         state = self.sessions.get(sess)

@@ -10,6 +10,7 @@ import secrets
 import struct
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from camaudit.lab.auth import BasicRealm, DigestRealm, Gate
@@ -102,7 +103,7 @@ class RtspSession:
             return 403, []
         return 401, [("WWW-Authenticate", c) for c in realm.challenges(stale=outcome == "stale")]
 
-    async def reply(self, status: int, cseq: str | None, headers: list[tuple[str, str]] = (),
+    async def reply(self, status: int, cseq: str | None, headers: Sequence[tuple[str, str]] = (),
                     body: bytes = b"") -> None:
         lines = [f"RTSP/1.0 {status} {REASONS.get(status, 'Unknown')}"]
         if cseq is not None:

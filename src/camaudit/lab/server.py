@@ -224,7 +224,8 @@ class LabServer:
 
                 await self._tcp(d, svc.port, upnp_handler, p)
             elif p == "rtsp":
-                cfg = self._rtsp_config(d, getattr(web, "realm", None) and web.realm.realm)
+                web_realm = getattr(web, "realm", None)
+                cfg = self._rtsp_config(d, web_realm.realm if web_realm is not None else None)
 
                 async def rtsp_handler(r, w, cfg=cfg) -> None:
                     await RtspSession(cfg, gate, self.clip, r, w).run()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from typing import Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
@@ -23,7 +24,7 @@ class SnmpAgent(asyncio.DatagramProtocol):
         self.gate = gate
         self.community = community
         self.started = time.monotonic()
-        self.values = {
+        self.values: dict[tuple[int, ...], tuple[str, Any]] = {
             SYSTEM + (1, 0): ("str", sysdescr),
             SYSTEM + (2, 0): ("oid", sysobjectid),
             SYSTEM + (3, 0): ("ticks", None),

@@ -15,7 +15,7 @@ def catalogue(lang: str) -> dict[str, str]:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of: {', '.join(LANGS)}")
     with open(Path(__file__).with_name(f"{lang}.yaml"), encoding="utf-8") as fh:
-        return load_yaml(fh)
+        return load_yaml(fh.read())
 
 
 def t(lang: str, key: str) -> str:

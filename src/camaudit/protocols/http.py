@@ -455,6 +455,12 @@ async def hikvision_info(address: str, port: int, username: str, password: str, 
 # ---------------------------------------------------------------- Dahua RPC2
 
 
+def _subdict(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """``d[key]`` when it is a JSON object, else an empty one (devices send anything)."""
+    v = d.get(key)
+    return v if isinstance(v, dict) else {}
+
+
 def dahua_hash(username: str, password: str, random: str, realm: str) -> str:
     """Dahua 'Default' encryption: MD5(user:random:MD5(user:realm:pass).upper()).upper()."""
     inner = hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest().upper()
@@ -462,15 +468,16 @@ def dahua_hash(username: str, password: str, random: str, realm: str) -> str:
 
 
 def _dahua_error(answer: dict[str, Any]) -> AuthResult:
-    err = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-    code = err.get("code") if isinstance(err.get("code"), int) else None
+    err = _subdict(answer, "error")
+    raw_code = err.get("code")
+    code: int | None = raw_code if isinstance(raw_code, int) else None
     message = str(err.get("message", ""))[:120]
-    params = answer.get("params") if isinstance(answer.get("params"), dict) else {}
+    params = _subdict(answer, "params")
     remain = params.get("remainLockSecond")
     if code in DAHUA_LOCKED or "lock" in message.lower() or "blacklist" in message.lower() or (
             isinstance(remain, int) and remain > 0):
-        return AuthResult(AuthOutcome.LOCKED, DAHUA_LOCKED.get(code, message or "locked"), code)
-    if code in DAHUA_FAILED:
+        return AuthResult(AuthOutcome.LOCKED, DAHUA_LOCKED.get(code or 0, message or "locked"), code)
+    if code is not None and code in DAHUA_FAILED:
         left = params.get("remainLoginTimes")
         extra = f", {left} tries left" if isinstance(left, int) else ""
         return AuthResult(AuthOutcome.FAILURE, DAHUA_FAILED[code] + extra, code)
@@ -491,7 +498,7 @@ async def _dahua_session(client: httpx.AsyncClient, username: str,
                          password: str) -> tuple[AuthResult, Any]:
     """Two-step global.login; returns the outcome and the session id when it worked."""
     first = await _rpc(client, DAHUA_LOGIN, json.loads(_dahua_challenge(username)))
-    params = first.get("params") if isinstance(first.get("params"), dict) else {}
+    params = _subdict(first, "params")
     if first.get("result") is True:
         return AuthResult(AuthOutcome.NO_AUTH, "empty password accepted"), first.get("session")
     if not isinstance(params.get("random"), str) or not isinstance(params.get("realm"), str):
@@ -556,7 +563,7 @@ async def dahua_info(address: str, port: int, username: str, password: str, *,
             for n, method in enumerate(calls, start=10):
                 answer = await _rpc(client, DAHUA_RPC, {"method": method, "params": None,
                                                         "id": n, "session": session})
-                p = answer.get("params") if isinstance(answer.get("params"), dict) else {}
+                p = _subdict(answer, "params")
                 if method.endswith("DeviceType") and isinstance(p.get("type"), str):
                     out["device.model"] = p["type"][:128]
                 elif method.endswith("SoftwareVersion") and isinstance(p.get("version"), dict):

@@ -38,7 +38,7 @@ class _Receiver(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | Exception] = asyncio.Queue(maxsize=16)
 
-    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(data[:MAX_READ])
 

@@ -15,7 +15,7 @@ import warnings
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from camaudit.model import Observation
 from camaudit.protocols._net import classify
@@ -104,7 +104,7 @@ def cert_fields(der: bytes, now: dt.datetime | None = None) -> dict[str, str]:
             self_signed = False
     sans: list[str] = []
     with contextlib.suppress(x509.ExtensionNotFound):
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
         sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
     hash_alg = cert.signature_hash_algorithm

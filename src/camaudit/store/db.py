@@ -144,6 +144,8 @@ class Store:
     def set_status(self, scan_id: str, status: str) -> None:
         with self.session.begin() as s:
             scan = s.get(Scan, scan_id)
+            if scan is None:
+                raise StoreError(f"no scan with id {scan_id!r}")
             scan.status = status
             if status in ("finished", "failed"):
                 scan.finished_at = utcnow()
@@ -259,7 +261,7 @@ class Store:
             by_addr: dict[str, list[FindingRow]] = {}
             for f in findings:
                 by_addr.setdefault(f.address, []).append(f)
-            devices = []
+            devices: list[dict[str, Any]] = []
             for h in sorted(hosts, key=lambda h: _addr_sort(h.address)):
                 if not h.up:
                     continue
