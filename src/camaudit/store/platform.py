@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from typing import Any
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from camaudit.store import audit
@@ -31,7 +31,7 @@ def _backstop(state: ORMExecuteState) -> None:
     if paths is None or not (state.is_select or state.is_update or state.is_delete):
         return
     cond = or_(*(Organisation.path.startswith(p, autoescape=True) for p in paths)) if paths else None
-    sub = select(Organisation.id).where(cond) if cond is not None else select(Organisation.id).where(False)
+    sub = select(Organisation.id).where(cond) if cond is not None else select(Organisation.id).where(false())
     opts = [with_loader_criteria(cls, cls.org_id.in_(sub.scalar_subquery()), include_aliases=True)
             for cls in _org_owned() if cls is not Organisation]
     opts.append(with_loader_criteria(Organisation, cond if cond is not None else Organisation.id.is_(None),
