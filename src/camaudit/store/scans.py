@@ -125,9 +125,10 @@ def request(db: Scoped, system_id: Any, *, request_key: str, targets: builtins.l
             audit.record(db.session, "scan.request", "scans", scan.id, scan.org_id,
                          after={"system_id": system.id, "targets": targets, "options": opts})
     except IntegrityError:  # the same key at the same moment: the other request won
+        db.session.rollback()
         again = db.session.scalar(select(Scan).where(Scan.request_key == request_key))
-        if again is None:
-            raise
+        if again is None or again.system_id != system.id:
+            raise InputError("this request key was used for another scan") from None
         return {**as_dict(again), "created": False}
     return {**as_dict(scan), "created": True}
 
