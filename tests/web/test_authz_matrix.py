@@ -229,5 +229,14 @@ def test_forged_csrf_is_refused_even_for_an_administrator(world: World, db_url: 
             assert "token" in r.json()["detail"]
         r = c.post("/logout", data={"csrf_token": "nope"}, follow_redirects=False)
         assert r.status_code == 403
+        unsafe_pages = [(m, p) for m, p, _ in route_table(app) if m in UNSAFE and not p.startswith("/api/")]
+        assert len(unsafe_pages) >= 4, unsafe_pages
+        ids = {"org_id": world.org["D1"], "system_id": world.system["D1"], "finding_id": world.finding["D1"],
+               "scan_id": world.scans["D1"][0], "schedule_id": world.schedule["D1"], "device_id": world.device["D1"],
+               "user_id": world.user["D1"], "grant_id": world.grant["D1"]}
+        for method, path in unsafe_pages:  # every unsafe page route, with a valid form but no token
+            r = c.request(method, path.format(**{k: v for k, v in ids.items() if "{" + k + "}" in path}),
+                          data={"reason": "x", "until": "2099-01-01", "name": "x"}, follow_redirects=False)
+            assert r.status_code == 403, (method, path, r.status_code)
         with plat.engine.connect() as conn:
             assert audit.head_seq(conn) == before

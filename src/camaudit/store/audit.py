@@ -13,7 +13,7 @@ Event codes (``action``): ``org.create``, ``org.update``, ``user.create``, ``use
 ``system.update``, ``scan.request``, ``scan.claim``, ``scan.finish``, ``scan.fail``,
 ``schedule.create``, ``schedule.delete``, ``schedule.enqueue``, ``finding.apply_scan``,
 ``finding.accept``, ``finding.false_positive``, ``finding.reopen``, ``auth.login``,
-``auth.logout``, ``auth.lockout``, ``admin.apply``."""
+``auth.logout``, ``auth.lockout``, ``attestation.add``."""
 
 from __future__ import annotations
 
