@@ -98,7 +98,7 @@ def admin_apply(db: str | None, file: str) -> None:
         sys.exit(EXIT_USAGE)
     p = _platform(db)
     made = _run(lambda: admin_svc.apply(p, data, actor=f"cli:{os.environ.get('USER', '')}"))
-    click.echo(f"organisations {len(made['organisations'])}, users {len(made['users'])}, "
+    click.echo(f"organisations {len(set(made['organisations'].values()))}, users {len(made['users'])}, "
                f"systems {len(made['systems'])}, schedules {len(made['schedules'])}")
 
 

@@ -232,16 +232,23 @@ class Scoped:
     @contextmanager
     def action(self, name: str) -> Iterator["Scoped"]:
         """One audited operation: every change inside is logged under ``name`` and committed
-        before the block returns (so the response is sent only after the commit)."""
+        before the block returns (so the response is sent only after the commit).  In a batch
+        (``session.info["defer_commit"]``, e.g. ``admin.apply``) it is flushed and the caller
+        commits everything at once or nothing."""
         info = self.session.info
         info["audit_actor"] = (self.who.user_id, self.who.name)
         info["audit_action"] = name
         info["audit_request"] = self.who.request_id
+        deferred = bool(info.get("defer_commit"))
         try:
             yield self
-            self.session.commit()
+            if deferred:
+                self.session.flush()
+            else:
+                self.session.commit()
         except BaseException:
-            self.session.rollback()
+            if not deferred:
+                self.session.rollback()
             raise
         finally:
             info.pop("audit_action", None)
