@@ -311,3 +311,17 @@ def test_backstop_limits_plain_orm_reads_of_a_user_session(world):
         seen = {d.org_id for d in db.session.scalars(select(Device))}
         assert seen == {world.org[k] for k in ("D1", "A11", "A12")}
         assert {o.id for o in db.session.scalars(select(Organisation))} == {world.org[k] for k in ("D1", "A11", "A12")}
+
+
+def test_a_scan_marked_interrupted_by_a_worker_that_lost_it_stays_with_the_holder(plat):
+    org, system = _setup(plat)
+    with plat.system("t", "scan:run") as db:
+        a = scans.request(db, system, request_key="lost-lease", targets=["127.75.20.1"])["id"]
+    short = dt.timedelta(seconds=30)
+    assert lease.claim(plat, a, "w1", lease=short)
+    later = dt.datetime.now(UTC) + dt.timedelta(minutes=5)
+    assert lease.claim(plat, a, "w2", lease=short, now=later)
+    plat.store.set_status(a, "interrupted")  # w1's engine, cancelled, on its way out
+    assert lease.renew(plat, a, "w2", lease=short)  # w2 keeps its lease ...
+    assert not lease.claim(plat, a, "w3", lease=short)  # ... and nobody else can take the scan
+    assert a not in lease.claimable(plat)

@@ -32,7 +32,8 @@ def claim(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta 
     stmt = (update(Scan)
             .where(Scan.id == scan_id,
                    or_(Scan.status.in_(("queued", "interrupted")),
-                       and_(Scan.status == "running", Scan.lease_until.is_not(None), Scan.lease_until < now)),
+                       and_(Scan.status == "running", Scan.lease_until.is_not(None))),
+                   or_(Scan.lease_until.is_(None), Scan.lease_until < now),  # nobody holds a live lease
                    Scan.attempts < MAX_ATTEMPTS, running < limit)
             .values(status="running", lease_owner=worker, lease_until=now + lease, attempts=Scan.attempts + 1)
             .execution_options(synchronize_session=False))
@@ -50,7 +51,9 @@ def claim(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta 
 def renew(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta = LEASE) -> bool:
     """False when the lease was lost (expired and taken): the caller must stop."""
     with platform.sessions() as s:
-        n = s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == worker, Scan.status == "running")
+        # not conditional on the status: a worker that lost its lease may have marked the scan
+        # interrupted on its way out; the holder goes on
+        n = s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == worker)
                       .values(lease_until=utcnow() + lease).execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
         s.commit()
     return bool(n == 1)
@@ -82,7 +85,8 @@ def claimable(platform: Platform, *, now: dt.datetime | None = None, limit: int 
         return list(s.scalars(select(Scan.id).where(
             Scan.request_key.is_not(None), Scan.attempts < MAX_ATTEMPTS,
             or_(Scan.status.in_(("queued", "interrupted")),
-                and_(Scan.status == "running", Scan.lease_until.is_not(None), Scan.lease_until < now)))
+                and_(Scan.status == "running", Scan.lease_until.is_not(None))),
+            or_(Scan.lease_until.is_(None), Scan.lease_until < now))
             .order_by(Scan.started_at).limit(limit)))
 
 

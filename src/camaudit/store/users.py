@@ -11,6 +11,7 @@ from typing import Any
 
 from pwdlib import PasswordHash
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from camaudit.store import audit
 from camaudit.store.access import PERMS, ROLE_PERMS, ROLES, Grant, InputError, NotFound, Principal, Scoped
@@ -145,7 +146,8 @@ class LoginRefused(Exception):
         self.reason = reason
 
 
-def authenticate(platform: Platform, username: str, password: str, *, now: dt.datetime | None = None) -> int:
+def authenticate(platform: Platform, username: str, password: str, *, now: dt.datetime | None = None,
+                 _retry: bool = False) -> int:
     """The user id, or LoginRefused("invalid"|"locked").  Unknown names are hashed too (same
     timing) and locked the same way (no way to tell which names exist)."""
     now = now or utcnow()
@@ -180,7 +182,12 @@ def authenticate(platform: Platform, username: str, password: str, *, now: dt.da
             th.locked_until = now + LOCK_TIME
             th.failures = []
             audit.record(s, "auth.lockout", "user", username, None, after={"until": th.locked_until})
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:  # another failure for the same new name at the same moment
+            s.rollback()
+            if not _retry:
+                return authenticate(platform, username, password, now=now, _retry=True)
     raise LoginRefused("invalid")
 
 
