@@ -488,10 +488,10 @@ def stats(request: Request, db: StatsRead, by: str = "vendor") -> Response:
         failing = failing if failing is not None and (failing >= K_ANON or failing == 0) else None
         share = (100.0 * failing / devices) if devices and failing is not None else None
         key = r.get("key")
-        if key in (None, "", "(unknown)"):
-            key = _("not identified")
-        elif str(key).startswith("(groups under"):
+        if r.get("other") or str(key).startswith("(groups under"):
             key = _("Groups of fewer than %(k)s devices, together", k=K_ANON)
+        elif key in (None, "", "(unknown)"):
+            key = _("not identified")
         rows.append({"key": key, "devices": devices, "failing": failing, "share": share})
     shown = [r for r in rows if r["failing"]][:12]
     chart = svg(bar_chart([(str(r["key"]), int(r["failing"] or 0), "#b03a2e") for r in shown],
