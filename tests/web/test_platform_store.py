@@ -325,3 +325,41 @@ def test_a_scan_marked_interrupted_by_a_worker_that_lost_it_stays_with_the_holde
     assert lease.renew(plat, a, "w2", lease=short)  # w2 keeps its lease ...
     assert not lease.claim(plat, a, "w3", lease=short)  # ... and nobody else can take the scan
     assert a not in lease.claimable(plat)
+
+
+def test_overview_counts_follow_the_lifecycle_decisions_and_deadlines(plat):
+    org, system = _setup(plat, level=None)
+    now = dt.datetime.now(UTC)
+    _scan(plat, org, system, [host("127.75.20.5"), host("127.75.20.6"), host("127.75.20.7", "rtsp-anonymous", 554)],
+          now - dt.timedelta(days=3))
+
+    def row() -> dict:
+        with plat.system("v", "finding:read") as db:
+            return next(r for r in orgs.overview(db, org))
+
+    r = row()
+    assert r["devices"] == 3 and r["open_by_severity"]["critical"] == 3 and r["overdue"] == 0
+    assert r["compliance_pct"] == 0.0
+    with plat.sessions() as s:
+        tid = s.scalars(select(TrackedFinding.id).where(TrackedFinding.address == "127.75.20.5")).one()
+    with plat.system("head") as db:
+        findings.false_positive(db, tid, reason="lab device")
+    r = row()
+    assert r["open_by_severity"]["critical"] == 2 and r["compliance_pct"] == round(100 / 3, 1)
+    # a deadline passes: the summary knows it is stale and the overview counts the overdue finding
+    with plat.sessions() as s:
+        s.execute(update(TrackedFinding).where(TrackedFinding.address == "127.75.20.6")
+                  .values(due_at=now + dt.timedelta(seconds=1)))
+        s.commit()
+        from camaudit.store.lifecycle import refresh_devices
+        refresh_devices(s, None)
+        s.commit()
+    assert row()["overdue"] == 0
+    import time
+    time.sleep(1.5)
+    assert row()["overdue"] == 1
+    # rows written behind the lifecycle's back (a bulk load) are summarised on first read
+    with plat.sessions() as s:
+        s.execute(update(Device).values(summary_at=None, open_critical=0))
+        s.commit()
+    assert row()["open_by_severity"]["critical"] == 2

@@ -150,12 +150,24 @@ def _owned(from_: Any) -> Iterator[tuple[Any, str]]:
 
 
 S = TypeVar("S", Select, Update, Delete)
+MAX_LITERAL_IDS = 2000  # beyond this many organisations, a subquery instead of a list of ids
 
 
-def scoped(stmt: S, who: Principal, perm: str) -> S:
+def scoped(stmt: S, who: Principal, perm: str, ids: list[int] | None = None) -> S:
     """The scoping function: ``stmt`` restricted to rows of organisations where ``who`` holds
-    ``perm``.  Every platform query is built through it."""
+    ``perm``.  Every platform query is built through it.  ``ids`` (the organisations of those
+    subtrees, looked up once per request by ``Scoped``) lets the planner see how selective the
+    filter is; without it, a subquery on the materialised paths does the same."""
     if who.everything:
+        return stmt
+    if ids is not None and len(ids) <= MAX_LITERAL_IDS:
+        found = False
+        froms = stmt.get_final_froms() if isinstance(stmt, Select) else [stmt.table]
+        for sel, col in _owned_all(froms):
+            found = True
+            stmt = stmt.where(sel.c[col].in_(ids))
+        if not found:
+            raise RuntimeError("scoped() on a statement over no organisation-owned table")
         return stmt
     cond = org_condition(who, perm, Organisation.path)
     if isinstance(stmt, Select):
@@ -190,9 +202,21 @@ class Scoped:
         self.session = session
         self.who = who
         self.perm = perm
+        self._ids: dict[str, list[int]] = {}
+
+    def org_ids(self, perm: str | None = None) -> list[int]:
+        """The organisations where the principal holds ``perm`` (once per handle)."""
+        perm = perm or self.perm
+        if perm not in self._ids:
+            cond = org_condition(self.who, perm, Organisation.path)
+            stmt = select(Organisation.id) if cond is None else select(Organisation.id).where(cond)
+            self._ids[perm] = list(self.session.scalars(stmt))
+        return self._ids[perm]
 
     def select(self, stmt: Select, perm: str | None = None) -> Select:
-        return scoped(stmt, self.who, perm or self.perm)
+        if self.who.everything:
+            return stmt
+        return scoped(stmt, self.who, perm or self.perm, self.org_ids(perm))
 
     def scalars(self, stmt: Select, perm: str | None = None) -> list[Any]:
         return list(self.session.scalars(self.select(stmt, perm)))
@@ -224,7 +248,10 @@ class Scoped:
         """NetBox's re-check after a write: the written row must lie in scope, or roll back."""
         self.session.flush()
         org_id = obj.id if isinstance(obj, Organisation) else obj.org_id
-        path = self.session.scalar(select(Organisation.path).where(Organisation.id == org_id))
+        if isinstance(obj, Organisation):  # a new one is not in this session's list of ids yet
+            path = obj.path
+        else:
+            path = self.session.scalar(select(Organisation.path).where(Organisation.id == org_id))
         if path is None or not self.who.covers(perm or self.perm, path):
             self.session.rollback()
             raise NotFound(f"no organisation {org_id}")

@@ -50,8 +50,8 @@ def list(db: Scoped, *, org_id: Any = None, system_id: Any = None, status: str |
         org = db.org(org_id)
         from camaudit.store.platform_models import Organisation
 
-        stmt = stmt.where(TrackedFinding.org_id.in_(
-            select(Organisation.id).where(Organisation.path.startswith(org.path, autoescape=True))))
+        under = db.scalars(select(Organisation.id).where(Organisation.path.startswith(org.path, autoescape=True)))
+        stmt = stmt.where(TrackedFinding.org_id.in_(under))
     if system_id is not None:
         stmt = stmt.where(TrackedFinding.system_id == _int(system_id))
     if status == "open":
@@ -70,6 +70,13 @@ def list(db: Scoped, *, org_id: Any = None, system_id: Any = None, status: str |
 def get(db: Scoped, finding_id: Any) -> dict[str, Any]:
     t = db.get(TrackedFinding, _int(finding_id))
     return as_dict(t, db.session.get(Device, t.device_id), utcnow())
+
+
+def _refresh(db: Scoped, device_id: int) -> None:
+    from camaudit.store.lifecycle import refresh_devices
+
+    db.session.flush()
+    refresh_devices(db.session, [device_id])
 
 
 def _reason(reason: str) -> str:
@@ -102,6 +109,7 @@ def accept(db: Scoped, finding_id: Any, *, reason: str, until: dt.date | dt.date
     with db.action("finding.accept"):
         t.status, t.accepted_until, t.reason = "accepted", end, reason
         t.decided_by, t.decided_at = db.who.name, now
+        _refresh(db, t.device_id)
     return get(db, t.id)
 
 
@@ -111,6 +119,7 @@ def false_positive(db: Scoped, finding_id: Any, *, reason: str) -> dict[str, Any
     with db.action("finding.false_positive"):
         t.status, t.reason, t.accepted_until = "false_positive", reason, None
         t.decided_by, t.decided_at = db.who.name, utcnow()
+        _refresh(db, t.device_id)
     return get(db, t.id)
 
 
@@ -123,4 +132,5 @@ def reopen(db: Scoped, finding_id: Any, *, reason: str) -> dict[str, Any]:
     with db.action("finding.reopen"):
         t.status, t.reason, t.accepted_until = "open", reason, None
         t.decided_by, t.decided_at = db.who.name, utcnow()
+        _refresh(db, t.device_id)
     return get(db, t.id)

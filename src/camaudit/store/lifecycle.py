@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, case, func, select, update
 
-from camaudit.store.models import FindingRow, Scan, ScanHost, utcnow
+from camaudit.store.models import Device, FindingRow, Scan, ScanHost, utcnow
 from camaudit.store.platform_models import CameraSystem, TrackedFinding
 
 # Days to fix, by severity (None: no deadline).  A system at security level 3 or above (Decree
@@ -97,4 +97,50 @@ def apply_scan(session: Any, scan_id: str) -> dict[str, int]:
             t.status, t.fixed_at, t.fixed_scan_id = "fixed", now, scan.id
             counts["fixed"] += 1
     scan.applied = True
+    session.flush()
+    refresh_devices(session, sorted(set(ran) | {k[0] for k in seen}))
     return counts
+
+
+SUMMARY = {"critical": "open_critical", "high": "open_high", "medium": "open_medium", "low": "open_low",
+           "info": "open_info"}
+
+
+def refresh_devices(session: Any, device_ids: list[int] | None, now: dt.datetime | None = None) -> int:
+    """Recompute the open-findings summary of these devices (None: every device) from the
+    tracked findings, in the caller's transaction.  Returns the number of devices refreshed."""
+    now = now or utcnow()
+    stmt = (select(TrackedFinding.device_id, TrackedFinding.severity, func.count(),
+                   func.sum(case((TrackedFinding.due_at < now, 1), else_=0)),
+                   func.min(case((TrackedFinding.due_at >= now, TrackedFinding.due_at), else_=None)))
+            .where(TrackedFinding.status.in_(OPEN)).group_by(TrackedFinding.device_id, TrackedFinding.severity))
+    if device_ids is not None:
+        if not device_ids:
+            return 0
+        stmt = stmt.where(TrackedFinding.device_id.in_(device_ids))
+    rows: dict[int, dict[str, Any]] = {}
+    for device_id, severity, n, late, nxt in session.execute(stmt).all():
+        r = rows.setdefault(device_id, {c: 0 for c in SUMMARY.values()} | {"overdue": 0, "next_due_at": None})
+        if severity in SUMMARY:
+            r[SUMMARY[severity]] += n
+        r["overdue"] += int(late or 0)
+        nxt = _aware(nxt) if isinstance(nxt, dt.datetime) else (
+            dt.datetime.fromisoformat(nxt) if isinstance(nxt, str) else None)
+        if nxt is not None and (r["next_due_at"] is None or nxt < r["next_due_at"]):
+            r["next_due_at"] = _aware(nxt)
+    zero = {c: 0 for c in SUMMARY.values()} | {"overdue": 0, "next_due_at": None, "summary_at": now}
+    reset = update(Device).values(**zero).execution_options(synchronize_session=False)
+    if device_ids is not None:
+        reset = reset.where(Device.id.in_(device_ids))
+    session.execute(reset)
+    if rows:
+        table = cast(Table, Device.__table__)
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in (*SUMMARY.values(), "overdue", "next_due_at", "summary_at")}),
+            [{"b_id": i, **{f"b_{k}": v for k, v in r.items()}, "b_summary_at": now} for i, r in rows.items()])
+    return len(rows) if device_ids is None else len(device_ids)
+
+
+def stale_condition(now: dt.datetime) -> Any:
+    return (Device.summary_at.is_(None)) | (Device.next_due_at.is_not(None) & (Device.next_due_at <= now))

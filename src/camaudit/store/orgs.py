@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, select
 
 from camaudit.store.access import InputError, NotFound, Scoped
 from camaudit.store.models import Device, Scan
-from camaudit.store.platform_models import CameraSystem, Organisation, TrackedFinding
+from camaudit.store.platform_models import CameraSystem, Organisation
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERE = ("critical", "high", "medium")
@@ -17,6 +17,24 @@ SEVERE = ("critical", "high", "medium")
 def compliance_pct(devices: int, failing: int) -> float | None:
     """Share of devices with no open critical, high or medium finding; None without devices."""
     return round(100.0 * (devices - failing) / devices, 1) if devices else None
+
+
+SUMMARY_COLUMNS = (Device.open_critical, Device.open_high, Device.open_medium, Device.open_low, Device.open_info)
+
+
+def refresh_stale(db: Scoped, where: Any) -> int:
+    """Bring stale device summaries up to date (after a bulk load, or when a deadline passed)
+    and commit; the overviews then add up devices, not findings."""
+    from camaudit.store.lifecycle import refresh_devices, stale_condition
+    from camaudit.store.models import utcnow
+
+    now = utcnow()
+    stale = db.scalars(select(Device.id).where(where, stale_condition(now)))
+    for i in range(0, len(stale), 5000):
+        refresh_devices(db.session, stale[i:i + 5000], now)
+    if stale:
+        db.session.commit()
+    return len(stale)
 
 
 def as_dict(o: Organisation) -> dict[str, Any]:
@@ -69,37 +87,28 @@ def visible(db: Scoped) -> list[dict[str, Any]]:
 
 def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bool = False) -> list[dict[str, Any]]:
     """One row per organisation of the subtree: systems, devices, last assessment, open findings
-    by severity, overdue.  Grouped queries (one per measure), not one per organisation."""
-    from camaudit.store.access import Principal  # noqa: F401  (typing only)
-    from camaudit.store.models import utcnow
-
+    by severity, overdue, compliance.  Three grouped queries over organisations, systems, scans
+    and the devices' finding summaries; never one query per organisation, never a pass over
+    every finding."""
     root = db.org(root_id)
     under = Organisation.path.startswith(root.path, autoescape=True)
     orgs = db.scalars(select(Organisation).where(under).order_by(Organisation.path))
+    ids = [o.id for o in orgs]
     if q:
         orgs = [o for o in orgs if q.lower() in o.name.lower()]
-    ids = select(Organisation.id).where(under)
     systems = dict(db.rows(select(CameraSystem.org_id, func.count()).where(CameraSystem.org_id.in_(ids))
                            .group_by(CameraSystem.org_id), "system:read"))
-    devices = dict(db.rows(select(Device.org_id, func.count()).where(Device.org_id.in_(ids))
-                           .group_by(Device.org_id), "system:read"))
     last = dict(db.rows(select(Scan.org_id, func.max(Scan.finished_at))
                         .where(Scan.org_id.in_(ids), Scan.status == "finished").group_by(Scan.org_id), "scan:read"))
-    open_ = db.rows(select(TrackedFinding.org_id, TrackedFinding.severity, func.count())
-                    .where(TrackedFinding.org_id.in_(ids), TrackedFinding.status.in_(("open", "reopened")))
-                    .group_by(TrackedFinding.org_id, TrackedFinding.severity), "finding:read")
-    now = utcnow()
-    overdue = dict(db.rows(select(TrackedFinding.org_id, func.count())
-                           .where(TrackedFinding.org_id.in_(ids), TrackedFinding.status.in_(("open", "reopened")),
-                                  and_(TrackedFinding.due_at.is_not(None), TrackedFinding.due_at < now))
-                           .group_by(TrackedFinding.org_id), "finding:read"))
-    severe = dict(db.rows(select(TrackedFinding.org_id, func.count(func.distinct(TrackedFinding.device_id)))
-                          .where(TrackedFinding.org_id.in_(ids), TrackedFinding.status.in_(("open", "reopened")),
-                                 TrackedFinding.severity.in_(SEVERE))
-                          .group_by(TrackedFinding.org_id), "finding:read"))
-    by_sev: dict[int, dict[str, int]] = {}
-    for org_id, sev, n in open_:
-        by_sev.setdefault(org_id, {s: 0 for s in SEVERITIES})[sev] = n
+    refresh_stale(db, Device.org_id.in_(ids))
+    summary = {r[0]: r[1:] for r in db.rows(
+        select(Device.org_id, func.count(), *(func.sum(c) for c in SUMMARY_COLUMNS), func.sum(Device.overdue),
+               func.count(case((Device.open_critical + Device.open_high + Device.open_medium > 0, 1))))
+        .where(Device.org_id.in_(ids)).group_by(Device.org_id), "finding:read")}
+    devices = {k: v[0] for k, v in summary.items()}
+    overdue = {k: int(v[6] or 0) for k, v in summary.items()}
+    severe = {k: int(v[7] or 0) for k, v in summary.items()}
+    by_sev = {k: {sev: int(n or 0) for sev, n in zip(SEVERITIES, v[1:6])} for k, v in summary.items()}
     out = []
     for o in orgs:
         row = as_dict(o)

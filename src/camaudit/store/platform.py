@@ -27,15 +27,12 @@ def _backstop(state: ORMExecuteState) -> None:
     """Second line of defence behind ``scoped()``: every ORM statement of a user's session
     (selects including ``Session.get`` and lazy loads, updates, deletes) is limited to the
     subtrees where the user holds any role.  ``scoped()`` narrows it to the permission."""
-    paths = state.session.info.get(BACKSTOP)
-    if paths is None or not (state.is_select or state.is_update or state.is_delete):
+    ids = state.session.info.get(BACKSTOP)
+    if ids is None or not (state.is_select or state.is_update or state.is_delete):
         return
-    cond = or_(*(Organisation.path.startswith(p, autoescape=True) for p in paths)) if paths else None
-    sub = select(Organisation.id).where(cond) if cond is not None else select(Organisation.id).where(false())
-    opts = [with_loader_criteria(cls, cls.org_id.in_(sub.scalar_subquery()), include_aliases=True)
+    opts = [with_loader_criteria(cls, cls.org_id.in_(ids), include_aliases=True)
             for cls in _org_owned() if cls is not Organisation]
-    opts.append(with_loader_criteria(Organisation, cond if cond is not None else Organisation.id.is_(None),
-                                     include_aliases=True))
+    opts.append(with_loader_criteria(Organisation, Organisation.id.in_(ids), include_aliases=True))
     state.statement = state.statement.options(*opts)
 
 
@@ -56,7 +53,9 @@ class Platform:
         """A handle for one operation; what is not committed inside is rolled back."""
         with self.sessions() as s:
             if not who.everything:
-                s.info[BACKSTOP] = who.paths_any()
+                paths = who.paths_any()
+                cond = or_(*(Organisation.path.startswith(p, autoescape=True) for p in paths)) if paths else false()
+                s.info[BACKSTOP] = list(s.scalars(select(Organisation.id).where(cond)))
             yield Scoped(s, who, perm)
 
     @contextmanager

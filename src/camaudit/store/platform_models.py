@@ -168,7 +168,7 @@ class TrackedFinding(Audited, Base):
     fixed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     fixed_scan_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     accepted_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str] = mapped_column(String(200), default="")

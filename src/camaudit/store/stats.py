@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 
 from camaudit.store.access import InputError, Scoped
-from camaudit.store.lifecycle import OPEN
 from camaudit.store.models import Device
-from camaudit.store.platform_models import Organisation, TrackedFinding
+from camaudit.store.orgs import SUMMARY_COLUMNS, refresh_stale
+from camaudit.store.platform_models import Organisation
 
 MIN_COUNT = 5
 BY = {"vendor": Device.vendor, "model": Device.model, "firmware": Device.firmware, "commune": Organisation.commune}
@@ -21,8 +21,9 @@ def aggregate(db: Scoped, by: str, *, org_id: Any = None) -> list[dict[str, Any]
     if by not in BY:
         raise InputError(f"aggregate by one of {', '.join(BY)}")
     col = BY[by]
-    failing = select(TrackedFinding.device_id).where(TrackedFinding.status.in_(OPEN)).distinct().scalar_subquery()
-    stmt = (select(col, func.count(Device.id), func.count(Device.id).filter(Device.id.in_(failing)))
+    refresh_stale(db, Device.id.is_not(None))
+    open_total = sum(SUMMARY_COLUMNS, start=literal(0))
+    stmt = (select(col, func.count(Device.id), func.count(case((open_total > 0, 1))))
             .select_from(Device).join(Organisation, Organisation.id == Device.org_id).group_by(col))
     if org_id is not None:
         org = db.org(org_id)

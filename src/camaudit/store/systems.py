@@ -7,13 +7,12 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 
 from camaudit.store.access import InputError, Scoped
-from camaudit.store.lifecycle import OPEN
 from camaudit.store.models import Device, Scan
-from camaudit.store.orgs import SEVERE, compliance_pct
-from camaudit.store.platform_models import CameraSystem, TrackedFinding
+from camaudit.store.orgs import SUMMARY_COLUMNS, compliance_pct, refresh_stale
+from camaudit.store.platform_models import CameraSystem
 
 # Never scanned, whatever a system declares (as the command line's default deny list).
 DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32", "ff00::/8", "::/128")
@@ -129,13 +128,15 @@ def list(db: Scoped, org_id: Any | None = None) -> builtins.list[dict[str, Any]]
     ids = [s.id for s in rows] or [-1]
     counts = dict(db.rows(select(Device.system_id, func.count()).where(Device.system_id.in_(ids))
                           .group_by(Device.system_id)))
-    open_ = dict(db.rows(select(TrackedFinding.system_id, func.count())
-                         .where(TrackedFinding.system_id.in_(ids), TrackedFinding.status.in_(OPEN))
-                         .group_by(TrackedFinding.system_id), "finding:read"))
-    severe = dict(db.rows(select(TrackedFinding.system_id, func.count(func.distinct(TrackedFinding.device_id)))
-                          .where(TrackedFinding.system_id.in_(ids), TrackedFinding.status.in_(OPEN),
-                                 TrackedFinding.severity.in_(SEVERE))
-                          .group_by(TrackedFinding.system_id), "finding:read"))
+    open_: dict[int, int] = {}
+    severe: dict[int, int] = {}
+    if db.who.has("finding:read"):
+        refresh_stale(db, Device.system_id.in_(ids))
+        for sid, n_open, n_severe in db.rows(
+                select(Device.system_id, func.sum(sum(SUMMARY_COLUMNS, start=literal(0))),
+                       func.count(case((Device.open_critical + Device.open_high + Device.open_medium > 0, 1))))
+                .where(Device.system_id.in_(ids)).group_by(Device.system_id), "finding:read"):
+            open_[sid], severe[sid] = int(n_open or 0), int(n_severe or 0)
     last = dict(db.rows(select(Scan.system_id, func.max(Scan.finished_at))
                         .where(Scan.system_id.in_(ids), Scan.status == "finished").group_by(Scan.system_id),
                         "scan:read"))

@@ -181,6 +181,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("device_id", "check_id", "service", name="uq_tracked_key"),
     )
     op.create_index("ix_tracked_org_status", "tracked_findings", ["org_id", "status"])
+    op.create_index("ix_tracked_findings_due_at", "tracked_findings", ["due_at"])
 
     # org_id (and system_id) on what existed: add nullable, backfill, then NOT NULL.
     with op.batch_alter_table("scans") as b:
@@ -196,6 +197,10 @@ def upgrade() -> None:
     with op.batch_alter_table("devices") as b:
         b.add_column(_org_fk("devices"))
         b.add_column(_system_fk("devices"))
+        for col in ("open_critical", "open_high", "open_medium", "open_low", "open_info", "overdue"):
+            b.add_column(sa.Column(col, sa.Integer(), nullable=False, server_default="0"))
+        b.add_column(sa.Column("next_due_at", TZ, nullable=True))
+        b.add_column(sa.Column("summary_at", TZ, nullable=True))
     for table in ("scans", "devices"):
         op.execute(sa.text(f"UPDATE {table} SET org_id = 1, system_id = 1"))
     for table in ("scan_hosts", "findings", "attestations"):
@@ -219,6 +224,10 @@ def upgrade() -> None:
         b.create_index("ix_devices_key", ["key"])
         b.create_index("ix_devices_org_id", ["org_id"])
         b.create_index("ix_devices_system_id", ["system_id"])
+        b.create_index("ix_devices_next_due_at", ["next_due_at"])
+        b.create_index("ix_devices_summary_at", ["summary_at"])
+        b.create_index("ix_devices_summary", ["org_id", "open_critical", "open_high", "open_medium", "open_low",
+                                              "open_info", "overdue"])
     for table in ("scan_hosts", "findings", "attestations"):
         with op.batch_alter_table(table) as b:
             b.alter_column("org_id", existing_type=sa.Integer(), nullable=False)
