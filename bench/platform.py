@@ -121,26 +121,33 @@ def province(n_orgs: int, n_devices: int, n_findings: int, seed: int = 2026) -> 
                         "confidence": 0.9, "first_seen": seen - dt.timedelta(days=100), "last_seen": seen})
     statuses = [s for s, w in STATUS_MIX for _ in range(w)]
     per_device = max(1, n_findings // n_devices)
-    combos = [(c, sev, svc) for c, sev in CHECKS for svc in SERVICES]
-    findings = []
-    fid = 0
-    for d in devices:
-        for c, sev, svc in rng.sample(combos, per_device):
-            fid += 1
-            if fid > n_findings:
-                break
-            first = d["first_seen"] + dt.timedelta(days=rng.randint(0, 30))
-            status = rng.choice(statuses)
-            findings.append({"id": fid, "org_id": d["org_id"], "system_id": d["system_id"], "device_id": d["id"],
-                             "check_id": c, "service": svc, "address": d["address"], "severity": sev,
-                             "status": status, "evidence": {}, "first_seen": first, "last_seen": d["last_seen"],
-                             "first_scan_id": "", "last_scan_id": "", "reopened_count": int(status == "reopened"),
-                             "due_at": first + dt.timedelta(days={"critical": 7, "high": 30}.get(sev, 90)),
-                             "accepted_until": now + dt.timedelta(days=60) if status == "accepted" else None,
-                             "reason": "bench" if status in ("accepted", "false_positive") else "",
-                             "decided_by": "", "fixed_at": d["last_seen"] if status == "fixed" else None})
+    combos = list({(c, svc): (c, sev, svc) for c, sev in reversed(CHECKS) for svc in SERVICES}.values())
+    days = [dt.timedelta(days=i) for i in range(200)]
+    later = now + dt.timedelta(days=60)
+    grace = {"critical": days[7], "high": days[30], "medium": days[90], "low": days[90]}
+
+    def findings() -> Iterable[dict[str, Any]]:
+        """Streamed: a million dictionaries at once would not fit a small machine."""
+        frng = random.Random(seed + 1)
+        fid = 0
+        for d in devices:
+            for c, sev, svc in frng.sample(combos, per_device):
+                fid += 1
+                if fid > n_findings:
+                    return
+                first = d["first_seen"] + days[frng.randint(0, 30)]
+                status = statuses[frng.randrange(len(statuses))]
+                yield {"id": fid, "org_id": d["org_id"], "system_id": d["system_id"], "device_id": d["id"],
+                       "check_id": c, "service": svc, "address": d["address"], "severity": sev,
+                       "status": status, "evidence": {}, "first_seen": first, "last_seen": d["last_seen"],
+                       "first_scan_id": "", "last_scan_id": "", "reopened_count": int(status == "reopened"),
+                       "due_at": first + grace[sev], "accepted_until": later if status == "accepted" else None,
+                       "reason": "bench" if status in ("accepted", "false_positive") else "",
+                       "decided_by": "", "fixed_at": d["last_seen"] if status == "fixed" else None}
+
     return {"organisations": orgs, "camera_systems": systems, "scans": scans, "devices": devices,
-            "tracked_findings": findings, "agencies": agencies, "root": root}
+            "tracked_findings": findings, "n_findings": min(n_findings, per_device * n_devices),
+            "agencies": agencies, "root": root}
 
 
 def bulk_load(platform: Any, data: dict[str, Any]) -> dict[str, float]:
@@ -151,10 +158,10 @@ def bulk_load(platform: Any, data: dict[str, Any]) -> dict[str, float]:
     is_pg = platform.engine.dialect.name == "postgresql"
     for name in ("organisations", "camera_systems", "scans", "devices", "tracked_findings"):
         table = Base.metadata.tables[name]
-        rows = data[name]
+        rows = data[name]() if callable(data[name]) else data[name]
         t0 = time.perf_counter()
         cols = [c.name for c in table.columns]
-        full = [_complete(table, r) for r in rows]
+        full = (_complete(table, r) for r in rows)
         with platform.engine.begin() as conn:
             if is_pg:
                 raw = conn.connection.driver_connection
@@ -190,9 +197,15 @@ def _complete(table: Any, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _chunks(rows: list[Any], n: int) -> Iterable[list[Any]]:
-    for i in range(0, len(rows), n):
-        yield rows[i:i + n]
+def _chunks(rows: Iterable[Any], n: int) -> Iterable[list[Any]]:
+    chunk: list[Any] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -352,7 +365,7 @@ def run_one(kind: str, args: argparse.Namespace, data: dict[str, Any]) -> dict[s
             return {"skipped": pg_name}
         url = url_or_none
     print(f"{kind}: loading {len(data['organisations'])} organisations, {len(data['devices'])} devices, "
-          f"{len(data['tracked_findings'])} findings", flush=True)
+          f"{data['n_findings']} findings", flush=True)
     platform = Platform(url)
     try:
         t0 = time.perf_counter()
@@ -406,7 +419,7 @@ def main() -> int:
     result = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "host": f"{host_platform.node()} ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})",
               "size": {"organisations": len(data["organisations"]), "systems": len(data["camera_systems"]),
-                       "devices": len(data["devices"]), "findings": len(data["tracked_findings"])},
+                       "devices": len(data["devices"]), "findings": data["n_findings"]},
               "repeat": args.repeat, "budget_ms": BUDGET_MS, "databases": {}}
     for kind in kinds:
         result["databases"][kind] = run_one(kind, args, data)
