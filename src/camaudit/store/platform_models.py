@@ -148,7 +148,7 @@ class TrackedFinding(Audited, Base):
     __tablename__ = "tracked_findings"
     __table_args__ = (
         UniqueConstraint("device_id", "check_id", "service", name="uq_tracked_key"),
-        Index("ix_tracked_org_status", "org_id", "status"),
+        Index("ix_tracked_org_status", "org_id", "status", "due_at"),  # an organisation's open ones by deadline
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

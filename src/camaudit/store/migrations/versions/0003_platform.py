@@ -180,7 +180,7 @@ def upgrade() -> None:
         sa.Column("decided_at", TZ, nullable=True),
         sa.UniqueConstraint("device_id", "check_id", "service", name="uq_tracked_key"),
     )
-    op.create_index("ix_tracked_org_status", "tracked_findings", ["org_id", "status"])
+    op.create_index("ix_tracked_org_status", "tracked_findings", ["org_id", "status", "due_at"])
     op.create_index("ix_tracked_findings_due_at", "tracked_findings", ["due_at"])
 
     # org_id (and system_id) on what existed: add nullable, backfill, then NOT NULL.
