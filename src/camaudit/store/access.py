@@ -248,6 +248,7 @@ class Scoped:
         """NetBox's re-check after a write: the written row must lie in scope, or roll back."""
         self.session.flush()
         org_id = obj.id if isinstance(obj, Organisation) else obj.org_id
+        path: str | None
         if isinstance(obj, Organisation):  # a new one is not in this session's list of ids yet
             path = obj.path
         else:
