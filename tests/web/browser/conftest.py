@@ -50,11 +50,21 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
             "viewport": {"width": 1280, "height": 900}}
 
 
+_TAKEN: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {SHOTS}")
+    _TAKEN.append(SHOTS)
     return SHOTS
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say where the screenshots went, at the end of every run that took some."""
+    if _TAKEN:
+        shots = sorted(p.name for p in _TAKEN[0].glob("*.png"))
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {_TAKEN[0]}")
 
 
 def _free_port() -> int:
