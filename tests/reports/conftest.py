@@ -94,6 +94,7 @@ def compliance(devs: list[dict[str, Any]], lang: str) -> dict[str, Any]:
                 "group_title": getattr(cat.group(c.group).title, lang), "number": c.number,
                 "confirmed": c.confirmed, "title": getattr(c.title, lang), "text": getattr(c.text, lang),
                 "judged_by": c.judged_by.value, "status": status, "reason": reasons.format(status),
+                "binding": True, "role": "binding",
                 "checks": list(c.checks),
                 "findings": [{"check_id": f["check_id"], "port": f["port"], "protocol": f["protocol"],
                               "cves": f["cves"]} for f in hits],
@@ -101,21 +102,32 @@ def compliance(devs: list[dict[str, Any]], lang: str) -> dict[str, Any]:
         out_devices.append({"address": d["address"], "device_key": d["device_key"] or f"addr:{d['address']}",
                             "vendor": d["identity"]["vendor"], "model": d["identity"]["model"],
                             "firmware": d["identity"]["firmware"], "verdicts": verdicts,
-                            "score": score([v["status"] for v in verdicts])})
+                            "score": score([v["status"] for v in verdicts]),
+                            "scores": {"binding": score([v["status"] for v in verdicts])}})
     clauses = []
     for c in cat.clauses:
         states = per_clause[c.id]
         status = next((s for s in ("fail", "attestation", "not_tested", "pass") if s in states), "na")
-        clauses.append({"clause": c.id, "catalogue": "qcvn135", "title": getattr(c.title, lang), "status": status,
+        clauses.append({"clause": c.id, "catalogue": "qcvn135", "role": "binding", "binding": True,
+                        "title": getattr(c.title, lang), "status": status,
                         "fail_devices": states.count("fail"), "attestation_devices": states.count("attestation")})
-    return {"profile": "qcvn135",
+    # judged on request against QCVN 135 after it was superseded (--profile qcvn135, scan of 20/11/2026)
+    return {"profile": "qcvn135", "as_of": "2026-11-20",
             "catalogues": [{"id": "qcvn135", "version": cat.version, "code": cat.document.code,
-                            "title": getattr(cat.document.title, lang),
+                            "title": getattr(cat.document.title, lang), "issuer": getattr(cat.document.issuer, lang),
+                            "instrument": "Thông tư 21/2024/TT-BTTTT", "binding": True, "role": "binding",
+                            "status": "superseded", "in_force_from": "2025-02-15", "superseded_on": "2026-07-01",
+                            "supersedes": [],
                             "superseded_by": {"code": "QCVN 11:2026/BCA", "instrument": "Thông tư 48/2026/TT-BCA",
                                               "effective": "2026-07-01", "confirmed": True, "note": "x"}}],
-            "statuses": ["pass", "fail", "attestation", "not_tested", "na"], "devices": out_devices,
+            "statuses": ["pass", "fail", "attestation", "not_tested", "na"],
+            "context": {"as_of": "2026-11-20", "legal_basis": ["Luật An ninh mạng số 116/2025/QH15"],
+                        "authorities": [{"role": "network-security-authority", "title": "Cơ quan quản lý",
+                                         "name": "Bộ Công an"}]},
+            "devices": out_devices,
             "system": {"name": "Hệ thống camera giám sát UBND phường Bến Nghé", "devices": len(out_devices),
-                       "score": score([c["status"] for c in clauses]), "clauses": clauses}}
+                       "score": score([c["status"] for c in clauses]),
+                       "scores": {"binding": score([c["status"] for c in clauses])}, "clauses": clauses}}
 
 
 def score(states: list[str]) -> dict[str, Any]:

@@ -168,7 +168,8 @@ def test_html_has_every_section_and_stays_inert(doc, kb, tmp_path):
         assert clause["clause"] in html
     for phrase in ("Tóm tắt dành cho lãnh đạo", "Ba việc cần làm trước tiên", "Kế hoạch khắc phục",
                    "Bảng đánh giá theo từng yêu cầu", "So sánh với lượt quét trước", "Đã khắc phục",
-                   "Phụ lục - Phương pháp, phạm vi và giới hạn", "Lưu ý: QCVN 135:2024/BTTTT được thay thế bởi"):
+                   "Phụ lục - Phương pháp, phạm vi và giới hạn",
+                   "hết hiệu lực, được thay thế bởi QCVN 11:2026/BCA từ ngày 01/07/2026"):
         assert phrase in html, phrase
     assert html.count("<svg") == 3
     assert "<script" not in html and "<img" not in html and "<link" not in html
@@ -205,7 +206,7 @@ def test_formats_and_atomic_write(doc, kb, tmp_path):
 
 def test_acceptance_decision_is_shown_and_validated(doc, kb, tmp_path):
     doc["acceptance"] = {"target": "127.0.0.11", "profile": "qcvn135", "decision": "does_not_conform", "fail": 5,
-                         "pending": 7, "compliance": 0.0}
+                         "pending": 7, "compliance": 0.0, "basis": ["QCVN 135:2024/BTTTT"], "recommended": None}
     html = write_report(doc, tmp_path / "r.html", lang="vi", kb=kb).read_text(encoding="utf-8")
     assert "KẾT LUẬN: Thiết bị KHÔNG đáp ứng yêu cầu" in html
     jsonschema.validate(doc, report_schema())

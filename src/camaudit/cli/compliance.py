@@ -12,25 +12,40 @@ import click
 from rich.table import Table
 
 from camaudit.cli.progress import SEV_STYLE
+from camaudit.compliance.profiles import PROFILE_CHOICES, PROFILE_HELP, as_of_option
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "attestation": "yellow", "not_tested": "dim", "na": "dim"}
 MAX_EVIDENCE = 512 * 1024 * 1024
 
 
-def acceptance_decision(compliance: dict) -> dict:
-    """The purchase decision an acceptance test supports, from one device's verdicts."""
-    (dev,) = compliance["devices"] or [None]
-    if dev is None:
-        return {"decision": "not_a_camera", "fail": 0, "pending": 0}
-    sc = dev["score"]
+def _outcome(sc: dict) -> dict:
     pending = sc["attestation"] + sc["not_tested"]
     decision = "does_not_conform" if sc["fail"] else ("conforms_pending_evidence" if pending else "conforms")
     return {"decision": decision, "fail": sc["fail"], "pending": pending, "compliance": sc["compliance"]}
 
 
+def acceptance_decision(compliance: dict) -> dict:
+    """The purchase decision an acceptance test supports, from one device's verdicts: it follows
+    the binding regulation only (``role`` binding); the recommendations' outcome is given beside
+    it and decides nothing.  A profile without any regulation (``qd724`` alone) decides on what
+    it has, and says so in ``basis``."""
+    codes = {role: [c["code"] for c in compliance["catalogues"] if c["role"] == role]
+             for role in ("binding", "reference", "recommended")}
+    (dev,) = compliance["devices"] or [None]
+    if dev is None:
+        return {"decision": "not_a_camera", "fail": 0, "pending": 0, "basis": codes["binding"],
+                "recommended": None}
+    scores = dev["scores"]
+    basis_role = "binding" if "binding" in scores else "recommended"
+    rec = scores.get("recommended") if basis_role == "binding" else None
+    return {**_outcome(scores[basis_role]), "basis": codes[basis_role],
+            "recommended": None if rec is None else {**_outcome(rec), "basis": codes["recommended"]}}
+
+
 def print_clause_table(console, compliance: dict, lang: str) -> None:
     from camaudit.locale import t
 
+    codes = {c["id"]: c["code"] for c in compliance["catalogues"]}
     for dev in compliance["devices"]:
         table = Table(title=f"{dev['address']} — {dev.get('vendor') or '?'} {dev.get('model') or ''}",
                       expand=True)
@@ -43,7 +58,8 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
             basis = ", ".join(sorted({f["check_id"] for f in v["findings"]})) if v["findings"] else (
                 "✓ " + ", ".join(ran) if ran else "")
             table.add_row(f"[{VERDICT_STYLE[st]}]{t(lang, 'verdict_' + st)}[/]",
-                          f"{v['title']}\n[dim]{v['clause']}[/]", basis)
+                          f"{v['title']}\n[dim]{codes.get(v['catalogue'], v['catalogue'])} · "
+                          f"{t(lang, 'role_' + v['role'])} · {v['clause']}[/]", basis)
         console.print(table)
         sc = dev["score"]
         console.print(" · ".join(f"{t(lang, 'verdict_' + s)}: {sc[s]}" for s in compliance["statuses"])
@@ -52,8 +68,8 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
 
 @click.command()
 @click.argument("target")
-@click.option("--profile", type=click.Choice(("qcvn135", "qd724", "etsi303645", "all")), default="qcvn135",
-              show_default=True, help="Requirement catalogue of the acceptance test.")
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), default="auto", show_default=True, help=PROFILE_HELP)
+@as_of_option
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
               help="Acceptance report(s): .pdf .html .xlsx .json .csv. Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
@@ -65,7 +81,7 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
 @click.option("--organisation", envvar="CAMAUDIT_ORGANISATION", default="", help="The agency buying (report cover).")
 @click.option("--db", envvar="CAMAUDIT_DB")
 @click.option("-q", "--quiet", is_flag=True)
-def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, operator, organisation, db,
+def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusive, operator, organisation, db,
            quiet) -> None:
     """Acceptance test of ONE camera before purchase: every check, then a verdict per clause.
 
@@ -99,14 +115,22 @@ def assess(target, profile, reports, lang, ports, allow, timeout, intrusive, ope
             scan_id = asyncio.run(run_scan([target], options, store, scope=scope, progress=progress.event))
     except (TargetError, ScopeError, ValueError) as exc:
         fail(str(exc))
-    doc = build(store, scan_id, profile=profile, lang=lang, system=target)
-    doc["acceptance"] = {"target": target, "profile": profile, **acceptance_decision(doc["compliance"])}
+    doc = build(store, scan_id, profile=profile, lang=lang, system=target, as_of=as_of)
+    doc["acceptance"] = {"target": target, "profile": doc["compliance"]["profile"],
+                         **acceptance_decision(doc["compliance"])}
     if not doc["compliance"]["devices"]:
         err.print(f"[yellow]{t(lang, 'acceptance_no_device')}[/]")
     print_clause_table(out, doc["compliance"], lang)
-    decision = doc["acceptance"]["decision"]
+    acc = doc["acceptance"]
+    decision = acc["decision"]
     style = {"conforms": "bold green", "conforms_pending_evidence": "bold yellow"}.get(decision, "bold red")
     out.print(f"[{style}]{t(lang, 'decision_' + decision)}[/]")
+    if acc["basis"]:
+        out.print(t(lang, "decision_basis").format(codes=", ".join(acc["basis"]), day=doc["compliance"]["as_of"]))
+    if acc.get("recommended"):
+        rec = acc["recommended"]
+        out.print(t(lang, "decision_recommended").format(
+            codes=", ".join(rec["basis"]), fail=rec["fail"], pending=rec["pending"]))
     _write_reports(doc, reports, lang)
     sys.exit(1 if doc["acceptance"]["fail"] or decision == "not_a_camera" else 0)
 

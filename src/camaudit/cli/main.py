@@ -17,9 +17,9 @@ import click
 from rich.console import Console
 
 from camaudit import __version__
+from camaudit.compliance.profiles import PROFILE_CHOICES, PROFILE_HELP, as_of_option
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-PROFILES = ("qcvn135", "qd724", "etsi303645", "all")
 DEFAULT_DENIED = ("0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "ff00::/8", "::/128")
 
 err = Console(stderr=True, highlight=False)
@@ -77,8 +77,8 @@ def main() -> None:
 @click.option("-r", "--report", "reports", multiple=True, type=click.Path(dir_okay=False),
               help="Write a report; format from the extension (.html .pdf .xlsx .json .csv). Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="Report language.")
-@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True,
-              help="Requirement catalogue the reports judge against ('all': every catalogue).")
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), default="auto", show_default=True, help=PROFILE_HELP)
+@as_of_option
 @click.option("--system", "system_name", help="Name of the information system scanned (shown in reports).")
 @click.option("--fail-on", default="low", show_default=True,
               help="Exit 1 when a finding at or above this severity exists (critical|high|medium|low|info|none).")
@@ -104,7 +104,7 @@ def main() -> None:
 @click.option("--db", envvar="CAMAUDIT_DB", help="Inventory database URL (default: SQLite in the user data dir).")
 @click.option("--resume", "resume", help="Resume an interrupted scan by id (or 'last').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
+def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, fail_on, allow, deny, timeout, connect_timeout, concurrency,
          host_concurrency, host_parallelism, rate, host_rate, checks, intrusive, all_hosts, discovery_only, no_udp,
          login_spacing, operator, organisation, db, resume, quiet) -> None:
     """Scan TARGETS: addresses, CIDR blocks, ranges (a-b), host names, or files of them (@file)."""
@@ -172,7 +172,7 @@ def scan(targets, ports, add_ports, reports, lang, profile, system_name, fail_on
     from camaudit.cli.summary import print_summary
     from camaudit.reports.document import build
 
-    doc = build(store, scan_id, profile=profile, lang=lang, system=system_name)
+    doc = build(store, scan_id, profile=profile, lang=lang, system=system_name, as_of=as_of)
     print_summary(out, doc, lang)
     _write_reports(doc, reports, lang)
     if threshold is not None and any(
@@ -204,11 +204,12 @@ def _write_reports(doc: dict, reports, lang: str) -> None:
 @click.option("-r", "--report", "reports", multiple=True, required=True, type=click.Path(dir_okay=False),
               help="Report file(s) to write (.html .pdf .xlsx .json .csv).")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
-@click.option("--profile", type=click.Choice(PROFILES), default="qcvn135", show_default=True)
+@click.option("--profile", type=click.Choice(PROFILE_CHOICES), default="auto", show_default=True, help=PROFILE_HELP)
+@as_of_option
 @click.option("--system", "system_name", help="Name of the information system (shown in reports).")
 @click.option("--diff-from", help="Compare with this earlier scan (id, prefix).")
 @click.option("--db", envvar="CAMAUDIT_DB")
-def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
+def report(scan_id, reports, lang, profile, as_of, system_name, diff_from, db) -> None:
     """Write reports of a stored scan (default: the last one)."""
     from camaudit.reports import ReportError, format_of
     from camaudit.store.db import StoreError
@@ -224,7 +225,7 @@ def report(scan_id, reports, lang, profile, system_name, diff_from, db) -> None:
     try:
         base = store.resolve_scan_id(diff_from) if diff_from else None
         doc = build(store, store.resolve_scan_id(scan_id), profile=profile, lang=lang, system=system_name,
-                    diff_from=base)
+                    diff_from=base, as_of=as_of)
     except StoreError as exc:
         fail(str(exc))
     _write_reports(doc, reports, lang)

@@ -1,5 +1,9 @@
-"""Requirement catalogues kept as versioned data: QCVN 135:2024/BTTTT, Decision 724/QĐ-BTTTT and
-ETSI EN 303 645, each in ``catalogues/<name>.yaml``, validated by the models below.
+"""Requirement catalogues kept as versioned data: QCVN 11:2026/BCA, QCVN 135:2024/BTTTT, Decision
+724/QĐ-BTTTT and ETSI EN 303 645, each in ``catalogues/<name>.yaml``, validated by the models below.
+
+Each document says whether it is binding (a national technical regulation) or a recommendation,
+from when it is in force and by what it was superseded: ``Document.status_on(date)`` tells which
+regulation governs a scan of that date (``camaudit.compliance.verdicts.resolve_profile``).
 
 A catalogue has groups (a heading of the source document, with the sources that back it) and
 clauses (one requirement each).  Every clause says how a verdict on it is reached:
@@ -39,16 +43,21 @@ from pydantic import (
     model_validator,
 )
 
+from camaudit.compliance.profiles import CATALOGUES
 from camaudit.knowledge import KnowledgeError, load_model
 from camaudit.knowledge.checkmeta import packaged_checks
 
-CATALOGUES: tuple[str, ...] = ("qcvn135", "qd724", "etsi303645")
+__all__ = ["CATALOGUES", "Catalogue", "CatalogueError", "Clause", "Group", "load_all", "load_catalogue"]
+
 DATA_DIR = Path(__file__).parent / "catalogues"
 SCHEMA_DIR = Path(__file__).parent / "schema"
 PLANNED_FILE = "planned_checks.yaml"
 
 # a slug or a dotted/dashed clause number, optionally "group/clause": qcvn135:unique-password/per-device
-_REF = re.compile(r"^(?P<cat>[a-z0-9]+):(?P<local>[a-z0-9][a-z0-9.-]*(/[a-z0-9][a-z0-9.-]*)?)$")
+_REF = re.compile(r"^(?P<cat>[a-z0-9]+(?:-[a-z0-9]+)*):(?P<local>[a-z0-9][a-z0-9.-]*(/[a-z0-9][a-z0-9.-]*)?)$")
+# what a document's own clause number looks like inside an id ("2.1", "5.1-1", "2.3.4"): only a
+# confirmed entry may carry one
+_NUMBERISH = re.compile(r"(^|[/-])\d+(\.\d+)+")
 _CHECK_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # letters that only Vietnamese spelling produces (precomposed, NFC): at least one per vi text
 _VI_MARKS = set("ăâđêôơưĂÂĐÊÔƠƯàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
@@ -158,11 +167,37 @@ class Document(_Strict):
     issuer: Localised
     instrument: str | None = None  # the act that issued it: "Thông tư 21/2024/TT-BTTTT"
     binding: bool  # mandatory by law (a regulation) or a recommendation / voluntary standard
+    in_force_from: dt.date | None = None  # a binding document's date of entry into force
+    supersedes: tuple[str, ...] = ()  # codes of the documents it replaces
     editions: tuple[str, ...] = ()  # versions the catalogue follows or knows of
     dates: tuple[DatedEvent, ...] = ()
     superseded_by: Supersession | None = None
     sources: tuple[HttpUrl, ...] = Field(min_length=1)
     note: str = ""
+
+    @model_validator(mode="after")
+    def _validity(self) -> Document:
+        if self.binding and self.in_force_from is None:
+            raise ValueError("a binding document needs 'in_force_from' (its date of entry into force)")
+        sup = self.superseded_by
+        if sup is not None and self.in_force_from is not None and sup.effective <= self.in_force_from:
+            raise ValueError("superseded_by.effective is not after in_force_from")
+        return self
+
+    @property
+    def superseded_on(self) -> dt.date | None:
+        return None if self.superseded_by is None else self.superseded_by.effective
+
+    def status_on(self, day: dt.date) -> Literal["in_force", "not_yet_in_force", "superseded", "recommended"]:
+        """The document's standing on ``day``: a binding regulation is not yet in force, in force
+        or superseded; anything else is a recommendation."""
+        if not self.binding:
+            return "recommended"
+        if self.in_force_from is not None and day < self.in_force_from:
+            return "not_yet_in_force"
+        if self.superseded_on is not None and day >= self.superseded_on:
+            return "superseded"
+        return "in_force"
 
 
 class Group(_Strict):
@@ -184,7 +219,7 @@ class Group(_Strict):
 
     @model_validator(mode="after")
     def _honest(self) -> Group:
-        _honesty(self.confirmed, self.number, self.note)
+        _honesty(self.confirmed, self.number, self.note, self.id)
         return self
 
 
@@ -227,7 +262,7 @@ class Clause(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Clause:
-        _honesty(self.confirmed, self.number, self.note)
+        _honesty(self.confirmed, self.number, self.note, self.id)
         if self.judged_by is Judgement.ATTESTATION:
             if self.checks:
                 raise ValueError("judged_by attestation names no checks (use mixed)")
@@ -241,7 +276,9 @@ class Clause(_Strict):
         return self
 
 
-def _honesty(confirmed: bool, number: str | None, note: str) -> None:
+def _honesty(confirmed: bool, number: str | None, note: str, ident: str = "") -> None:
+    if not confirmed and _NUMBERISH.search(ident.split(":", 1)[-1]):
+        raise ValueError(f"{ident}: an unconfirmed entry's id looks like a clause number; use a slug")
     if not confirmed and number is not None:
         raise ValueError("an unconfirmed entry has number: null (never a guessed number)")
     if not confirmed and not note.strip():
@@ -396,7 +433,7 @@ def _load(model: type[Any], path: Path) -> Any:
 
 
 def load_catalogue(name: str, data_dir: str | Path | None = None) -> Catalogue:
-    """Load and validate one catalogue ("qcvn135", "qd724", "etsi303645")."""
+    """Load and validate one catalogue (one of ``CATALOGUES``)."""
     if name not in CATALOGUES:
         raise CatalogueError(f"unknown catalogue {name!r}; one of {', '.join(CATALOGUES)}")
     if data_dir is None:
@@ -444,9 +481,12 @@ def find_clause(ref: str, catalogues: dict[str, Catalogue] | None = None) -> Cla
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    """JSON Schema of the catalogue files and the planned-checks file."""
+    """JSON Schema of the catalogue files, the planned-checks file and the authorities file."""
+    from camaudit.compliance.authorities import Authorities
+
     return {"catalogue.schema.json": Catalogue.model_json_schema(),
-            "planned_checks.schema.json": PlannedChecks.model_json_schema()}
+            "planned_checks.schema.json": PlannedChecks.model_json_schema(),
+            "authorities.schema.json": Authorities.model_json_schema()}
 
 
 def write_schemas(out_dir: Path = SCHEMA_DIR) -> list[Path]:

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from camaudit.locale import catalogue
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
+from camaudit.reports.compliance_view import compliance_exec_lines, cover_model, headline_score, regulation_line
 from camaudit.reports.remediation import VIDEO_KINDS, build_plan, device_name
 
 SEV_COLOURS = {"critical": "#7b0d1e", "high": "#c0392b", "medium": "#d68910", "low": "#2e86c1", "info": "#7f8c8d"}
@@ -52,6 +53,7 @@ def _css_string(text: str) -> Markup:
 
 _env.filters["evidence_items"] = _evidence_items
 _env.filters["css_string"] = _css_string
+_env.filters["headline"] = headline_score
 
 
 def day(iso: str | None) -> dt.date | None:
@@ -139,10 +141,7 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
                           else cat["exec_no_critical"])
     exec_lines.append(cat["exec_findings"].format(total=total, **counts) if total else cat["exec_clean"])
     if comp:
-        sc = comp["system"]["score"]
-        exec_lines.append(cat["exec_compliance"].format(
-            codes=", ".join(c["code"] for c in comp["catalogues"]), pct=round(sc["compliance"] * 100),
-            passed=sc["pass"], failed=sc["fail"], attest=sc["attestation"], untested=sc["not_tested"]))
+        exec_lines += compliance_exec_lines(comp, cat)
     if doc["scan"]["status"] != "finished":
         exec_lines.append(cat["exec_incomplete"].format(status=cat.get(f"status_{doc['scan']['status']}",
                                                                        doc["scan"]["status"])))
@@ -162,6 +161,8 @@ def page_model(doc: dict[str, Any], lang: str, kb: Any = None) -> dict[str, Any]
         "started": _fmt_day(doc["scan"]["started"], lang), "finished": _fmt_day(doc["scan"]["finished"], lang),
         "report_day": day(doc["scan"]["finished"] or doc["scan"]["started"]),
         "fmt_day": lambda iso: _fmt_day(iso, lang),
+        "cover": cover_model(doc, lang, cat),
+        "regulation_line": lambda c: regulation_line(c, cat, lang),
     }
 
 

@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from camaudit.locale import catalogue
 from camaudit.reports import _cell
+from camaudit.reports.compliance_view import headline_score
 from camaudit.reports.html import SEV_COLOURS, SEVERITIES, STATUS_COLOURS, page_model
 from camaudit.reports.remediation import device_name
 
@@ -98,7 +99,10 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
     ]
     if comp:
         rows.append([cat["profile"], "; ".join(f"{c['code']} ({c['version']})" for c in comp["catalogues"])])
-        rows.append([cat["compliance"], comp["system"]["score"]["compliance"]])
+        rows += [[label, line] for label, line in m["cover"]["regulations"]]
+        rows.append([cat["cover_as_of"], comp.get("as_of")])
+        rows += [[a["title"], a["name"]] for a in comp.get("context", {}).get("authorities", [])]
+        rows.append([cat["compliance"], headline_score(comp["system"])["compliance"]])
     rows += [[cat["exec_summary"], line] for line in m["exec_lines"]]
     rows += [[f"{cat['exec_first']} {i}", s.title] for i, s in enumerate(m["first"], 1)]
     ws = _sheet(wb, "Summary", [cat["item"], cat["value"]], rows, wrap=(1,))
@@ -115,7 +119,7 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
              d["identity"].get("serial"), d["identity"].get("mac"), d["identity"].get("confidence"),
              ", ".join(map(str, d["open_ports"])), ", ".join(map(str, d["udp_ports"])),
              *[sum(1 for f in d["findings"] if f["severity"] == s) for s in SEVERITIES],
-             verdicts[d["address"]]["score"]["compliance"] if d["address"] in verdicts else None]
+             headline_score(verdicts[d["address"]])["compliance"] if d["address"] in verdicts else None]
             for d in doc["devices"]), formats={8: "0%", 16: "0%"})
 
     _sheet(wb, "Findings",
@@ -129,21 +133,26 @@ def render_xlsx(doc: dict[str, Any], lang: str, kb: Any = None) -> bytes:
            wrap=(6, 11, 12), fills={4: sev_fill})
 
     if comp:
+        def role_label(role: str | None, catalogue_id: str) -> str:
+            """Binding or recommended, in the report language (the last column of both sheets)."""
+            return cat["role_" + (role or m["cover"]["role_of"].get(catalogue_id, "binding"))]
+
         _sheet(wb, "Compliance",
                [cat["address"], cat["vendor"], cat["model"], cat["catalogues"], "group", cat["clause_id"], "number",
                 cat["clause"], "judged_by", cat["clause_status"], cat["reason"], cat["check"], "attested_by",
-                "attested_at"],
+                "attested_at", cat["role"]],
                ([dv["address"], dv.get("vendor"), dv.get("model"), v["catalogue"], v.get("group_title"), v["clause"],
                  v.get("number"), v["title"], v["judged_by"], st_label.get(v["status"], v["status"]), v["reason"],
                  ", ".join(v["checks"]), (v.get("attestation") or {}).get("by"),
-                 (v.get("attestation") or {}).get("at")]
+                 (v.get("attestation") or {}).get("at"), role_label(v.get("role"), v["catalogue"])]
                 for dv in comp["devices"] for v in dv["verdicts"]),
                wrap=(7, 10), fills={9: st_fill})
         _sheet(wb, "Clauses",
                [cat["catalogues"], "group", cat["clause_id"], cat["clause"], cat["clause_status"], cat["fail_devices"],
-                cat["attestation_devices"]],
+                cat["attestation_devices"], cat["role"]],
                ([g["catalogue"], g["title"], c["clause"], c["title"], st_label.get(c["status"], c["status"]),
-                 c["fail_devices"], c["attestation_devices"]] for g in m["groups"] for c in g["clauses"]),
+                 c["fail_devices"], c["attestation_devices"], role_label(c.get("role"), g["catalogue"])]
+                for g in m["groups"] for c in g["clauses"]),
                wrap=(3,), fills={4: st_fill})
 
     plan_rows = []
