@@ -158,12 +158,6 @@ def _org_row(r: dict[str, Any]) -> dict[str, Any]:
             "depth": r.get("depth", 0), "last_assessment": r.get("last_assessment")}
 
 
-def _pct_of(assessment: dict[str, Any]) -> float | None:
-    score = assessment["system"]["score"]
-    considered = sum(score.get(k, 0) for k in ("pass", "fail", "attestation", "not_tested"))
-    return 100.0 * score.get("pass", 0) / considered if considered else None
-
-
 def _int_or_404(value: str) -> int:
     try:
         return int(value)
@@ -201,8 +195,13 @@ def _next_steps(systems: list[dict[str, Any]], open_findings: list[dict[str, Any
 
 @router.get("/orgs/{org_id}")
 def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
-    org = orgs_svc.get(db, org_id)
-    children = orgs_svc.children(db, org_id)
+    # the organisations in the caller's scope give this one (404 when outside), its children and
+    # its ancestors in one call
+    visible = orgs_svc.visible(db)
+    org = next((o for o in visible if o["id"] == org_id), None)
+    if org is None:
+        raise HTTPException(404, "not found")
+    children = sorted((o for o in visible if o["parent_id"] == org_id), key=lambda o: o["name"])
     open_findings = [_finding_view(f) for f in findings_svc.list(db, org_id=org_id, status="open", limit=200)]
     scans = scans_svc.list(db, org_id=org_id)
     systems = [_system_view(s, scans, open_findings) for s in systems_svc.list(db, org_id)]
@@ -216,7 +215,6 @@ def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
             a = _assessment(request, db, _last_finished(scans, sv["id"]))
             if a:
                 assessments.append(a)
-                sv["compliance_pct"] = _pct_of(a)
     compliance = _compliance_view(assessments)
     totals = _totals(rows)
     if compliance and totals.get("compliance") is None:
@@ -224,7 +222,7 @@ def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
     reports = [{"scan_id": s["id"], "system": s.get("system_name", ""), "finished_at": s.get("finished_at")}
                for s in scans if s["status"] == "finished"][:10]
     who = _principal(db)
-    ancestors = [o for o in orgs_svc.visible(db) if org["path"].startswith(o["path"]) and o["id"] != org["id"]]
+    ancestors = [o for o in visible if org["path"].startswith(o["path"]) and o["id"] != org["id"]]
     return page(request, "org.html", principal=who, title=org["name"], org=org, children=children,
                 systems=systems, findings=open_findings, totals=totals, reports=reports,
                 next_steps=_next_steps(systems, open_findings), compliance=compliance,
