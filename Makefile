@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # Debian packages the lab, the integration tests, the browser tests and the benchmark use.
-DEB_PACKAGES := nmap ffmpeg busybox-static lighttpd vsftpd snmpd snmp openssl iproute2 \
+DEB_PACKAGES := nmap ieee-data ffmpeg busybox-static lighttpd vsftpd snmpd snmp openssl iproute2 \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
 	fonts-noto-core fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \

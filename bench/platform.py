@@ -69,7 +69,7 @@ def province(n_orgs: int, n_devices: int, n_findings: int, seed: int = 2026) -> 
     """Rows for every table, deterministic for a seed."""
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    base_id = 1000  # clear of the "local" organisation/system migration 0003 makes
+    base_id = 1000  # clear of the "local" organisation/system migration 0004 makes
     orgs: list[dict[str, Any]] = []
     root = {"id": base_id, "parent_id": None, "path": f"/{base_id}/", "name": "Tỉnh Bench", "kind": "province",
             "commune": ""}

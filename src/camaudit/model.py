@@ -12,7 +12,9 @@ vocabulary, and a client may add keys of its own namespace.
     http.*     status, server, title, www_authenticate, auth_scheme (basic|digest|none), realm,
                location, content_type, body (first 2 KiB of text), path (the path probed),
                set_cookie
-    tls.*      version (e.g. TLSv1.3), cipher, subject_cn, issuer_cn, self_signed (true|false),
+    tls.*      version (e.g. TLSv1.3), cipher, subject / issuer (the whole distinguished name,
+               RFC 4514), subject_cn, subject_o, subject_ou, issuer_cn, issuer_o, issuer_ou
+               (several values joined with " | "), self_signed (true|false),
                not_before, not_after (ISO 8601), expired (true|false), san, versions (accepted
                protocol versions, comma-separated), untested (versions local OpenSSL cannot offer)
     rtsp.*     status, server, public (the OPTIONS Public header), www_authenticate,
@@ -24,7 +26,9 @@ vocabulary, and a client may add keys of its own namespace.
     telnet.*   banner (text seen before the login prompt, IAC stripped), prompt
     ftp.*      banner, anonymous (true|false, only when the check tried it)
     ssh.*      banner (the identification string), software
-    snmp.*     community (the one that answered), sysdescr, sysobjectid, sysname, syscontact
+    snmp.*     community (the one that answered), sysdescr, sysobjectid, sysname, syscontact,
+               enterprise (the IANA private enterprise number sysobjectid lies under)
+    neigh.*    mac (from the kernel's neighbour table, only for a target on the same link)
     hiksdk.*   response_hex (first bytes answered on the Hikvision SDK port), magic
     dvrip.*    response_hex, magic   (Dahua private protocol, 37777)
     xmeye.*    ret, response_hex, session  (Xiongmai NetSurveillance / Sofia, 34567)
@@ -149,10 +153,11 @@ class Credential:
 
 
 def redact(secret: str) -> str:
-    """Keep a hint for the reader, never the secret: 'admin12345' -> 'adm***'."""
+    """Keep a hint for the reader, never the secret: at most a third of it, at most three
+    characters ('admin12345' -> 'adm***', '12345' -> '1***', '123' -> '1***', 'ab' -> '***')."""
     if not secret:
         return "(empty)"
-    keep = 3 if len(secret) > 4 else 1
+    keep = min(3, len(secret) // 3)
     return secret[:keep] + "***"
 
 

@@ -62,7 +62,7 @@ def test_hikvision_nvr_kind_from_model_number() -> None:
     assert ident.vendor == "Hikvision"
     assert ident.model == "DS-7608NI-K2"
     assert ident.kind is DeviceKind.NVR
-    assert "hikvision.snmp-sysobjectid@snmp:161" in ident.evidence
+    assert "snmp-enterprise.39165@snmp:161" in ident.evidence
 
 
 def test_hikvision_dvr_model_from_realm() -> None:

@@ -67,6 +67,7 @@ async def test_real_snmpd(snmpd: int) -> None:
     assert obs.fields["snmp.community"] == "public" and obs.fields["snmp.version"] == "2c"
     assert obs.fields["snmp.sysdescr"] == "Hikvision IP Camera DS-2CD2042WD-I"
     assert obs.fields["snmp.sysobjectid"] == "1.3.6.1.4.1.39165.1.1"
+    assert obs.fields["snmp.enterprise"] == "39165"  # IANA private enterprise number
     assert obs.fields["snmp.sysname"] == "lobby-cam"
     assert obs.fields["snmp.syscontact"] == "security@example.invalid"
 

@@ -21,11 +21,12 @@ from camaudit.protocols import tls
 ADDR = "127.0.0.6"
 
 
-def make_cert(tmp_path, *, cn: str, days: int, self_signed: bool = True, bits: int = 2048):
+def make_cert(tmp_path, *, cn: str, days: int, self_signed: bool = True, bits: int = 2048,
+              name: x509.Name | None = None):
     """A cert like the ones cameras ship (self-signed, CN = address), or CA-issued."""
     now = dt.datetime.now(dt.timezone.utc)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    name = name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     issuer_key, issuer = key, name
     if not self_signed:
         issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -81,6 +82,27 @@ async def test_self_signed_camera_cert(tmp_path):
     assert f["tls.san"] == f"camera.local,{ADDR}"
     assert f["tls.key"] == "RSA-1024" and f["tls.signature_hash"] == "sha256"
     assert dt.datetime.fromisoformat(f["tls.not_after"]) > dt.datetime.now(dt.timezone.utc)
+
+
+async def test_full_subject_and_issuer_with_organisation_and_units(tmp_path):
+    """The whole DN (RFC 4514) and its O / OU / CN parts, two OUs joined: what names a vendor."""
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ZheJiang Dahua Technology CO.,LTD."),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "NVR"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Video"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "NVR"),
+    ])
+    cert, key = make_cert(tmp_path, cn="NVR", days=30, name=name)
+    async with tls_server(cert, key) as port:
+        obs = await tls.probe(ADDR, port, timeout=3)
+    f = obs.fields
+    assert f["tls.subject"] == f["tls.issuer"]
+    assert f["tls.subject"] == "CN=NVR,OU=Video,OU=NVR,O=ZheJiang Dahua Technology CO.\\,LTD.,C=CN"
+    assert f["tls.subject_o"] == "ZheJiang Dahua Technology CO.,LTD." == f["tls.issuer_o"]
+    assert f["tls.subject_ou"] == "NVR | Video" and f["tls.subject_cn"] == "NVR"
+    from camaudit.identify import identify
+    assert identify([obs]).vendor == "Dahua"
 
 
 async def test_expired_ca_issued_cert(tmp_path):

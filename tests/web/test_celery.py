@@ -184,7 +184,7 @@ def test_worker_killed_mid_scan_the_scan_completes_on_another(redis, devices, tm
             time.sleep(0.2)
         scan = _scan(p, sid)
         assert scan.status == "running" and scan.hosts_done < N_HOSTS, (scan.status, scan.hosts_done)
-        holder_pid = int(scan.lease_owner.rsplit(":", 1)[1])
+        holder_pid = int(scan.lease_owner.split("/")[1])  # host/pid/random (store.db.lease_owner)
         victim = next(n for n, w in workers.items() if holder_pid == w.pid or
                       Path(f"/proc/{holder_pid}/stat").exists() and
                       int(Path(f"/proc/{holder_pid}/stat").read_text().split(")")[1].split()[1]) == w.pid)

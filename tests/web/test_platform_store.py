@@ -366,7 +366,7 @@ def test_overview_counts_follow_the_lifecycle_decisions_and_deadlines(plat):
 
 
 def test_migrations_build_exactly_the_models(plat):
-    """The hand-written migration 0003 and the models agree (tables, columns, indexes,
+    """The hand-written migration 0004 and the models agree (tables, columns, indexes,
     constraints), on SQLite and PostgreSQL."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

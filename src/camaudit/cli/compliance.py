@@ -10,7 +10,11 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
+from camaudit.cli.listing import text
+from camaudit.cli.options import TIMEOUT, scope_values
+from camaudit.cli.options import env_allow as env_allow_values
 from camaudit.cli.progress import SEV_STYLE
 from camaudit.compliance.profiles import PROFILE_CHOICES, PROFILE_HELP, as_of_option
 
@@ -47,7 +51,7 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
 
     codes = {c["id"]: c["code"] for c in compliance["catalogues"]}
     for dev in compliance["devices"]:
-        table = Table(title=f"{dev['address']} — {dev.get('vendor') or '?'} {dev.get('model') or ''}",
+        table = Table(title=Text(text(f"{dev['address']} — {dev.get('vendor') or '?'} {dev.get('model') or ''}")),
                       expand=True)
         table.add_column(t(lang, "verdict"), no_wrap=True)
         table.add_column(t(lang, "clause_title"), ratio=3)
@@ -57,9 +61,11 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
             ran = [c for c in v["checks"] if c in dev.get("checks_run", ())]
             basis = ", ".join(sorted({f["check_id"] for f in v["findings"]})) if v["findings"] else (
                 "✓ " + ", ".join(ran) if ran else "")
-            table.add_row(f"[{VERDICT_STYLE[st]}]{t(lang, 'verdict_' + st)}[/]",
-                          f"{v['title']}\n[dim]{codes.get(v['catalogue'], v['catalogue'])} · "
-                          f"{t(lang, 'role_' + v['role'])} · {v['clause']}[/]", basis)
+            table.add_row(Text(t(lang, 'verdict_' + st), style=VERDICT_STYLE[st]),
+                          Text.assemble(text(v["title"]), "\n",
+                                        (f"{codes.get(v['catalogue'], v['catalogue'])} · "
+                                         f"{t(lang, 'role_' + v['role'])} · " + text(v["clause"]), "dim")),
+                          text(basis))
         console.print(table)
         sc = dev["score"]
         console.print(" · ".join(f"{t(lang, 'verdict_' + s)}: {sc[s]}" for s in compliance["statuses"])
@@ -74,8 +80,9 @@ def print_clause_table(console, compliance: dict, lang: str) -> None:
               help="Acceptance report(s): .pdf .html .xlsx .json .csv. Repeatable.")
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("-p", "--ports", help="TCP ports (default: the camera ports plus common alternates).")
-@click.option("--allow", multiple=True, help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
-@click.option("--timeout", type=float, default=5.0, show_default=True)
+@click.option("--allow", multiple=True, callback=scope_values,
+              help="Allowed scope (CIDR); repeatable. Also CAMAUDIT_ALLOW.")
+@click.option("--timeout", type=TIMEOUT, default=5.0, show_default=True)
 @click.option("--intrusive", multiple=True, help="Turn on an intrusive check by name (repeatable).")
 @click.option("--operator", default=lambda: os.environ.get("CAMAUDIT_OPERATOR") or os.environ.get("USER", ""))
 @click.option("--organisation", envvar="CAMAUDIT_ORGANISATION", default="", help="The agency buying (report cover).")
@@ -86,25 +93,24 @@ def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusi
     """Acceptance test of ONE camera before purchase: every check, then a verdict per clause.
 
     Exit 0 when no clause fails, 1 when one does, 2 on bad input."""
-    from camaudit.cli.main import DEFAULT_DENIED, _write_reports, err, fail, open_store, out, parse_ports
+    from camaudit.cli.main import (DEFAULT_DENIED, _write_reports, check_reports, err, fail, open_store, out,
+                                   parse_ports)
     from camaudit.cli.progress import ScanProgress
     from camaudit.engine.api import run_scan
     from camaudit.engine.options import DEFAULT_PORTS, ScanOptions
     from camaudit.locale import t
-    from camaudit.reports import ReportError, format_of
     from camaudit.reports.document import build
     from camaudit.scope import Scope, ScopeError, TargetError, parse_targets
 
+    check_reports(reports)
     try:
-        for path in reports:
-            format_of(path)
         targets = parse_targets([target])
         if len(targets) != 1:
             raise TargetError(f"an acceptance test takes one device; {target!r} is {len(targets)} addresses")
-        env_allow = [a for a in os.environ.get("CAMAUDIT_ALLOW", "").split(",") if a.strip()]
+        env_allow = env_allow_values()
         scope = Scope.parse(list(allow) + env_allow, DEFAULT_DENIED)
         port_list = parse_ports(ports) or DEFAULT_PORTS
-    except (ReportError, TargetError, click.BadParameter) as exc:
+    except (TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))
     options = ScanOptions(ports=port_list, timeout=timeout, all_hosts=True, intrusive=tuple(intrusive),
                           operator=operator, organisation=organisation, host_concurrency=2)
@@ -119,18 +125,19 @@ def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusi
     doc["acceptance"] = {"target": target, "profile": doc["compliance"]["profile"],
                          **acceptance_decision(doc["compliance"])}
     if not doc["compliance"]["devices"]:
-        err.print(f"[yellow]{t(lang, 'acceptance_no_device')}[/]")
+        err.print(Text(t(lang, "acceptance_no_device"), style="yellow"))
     print_clause_table(out, doc["compliance"], lang)
     acc = doc["acceptance"]
     decision = acc["decision"]
     style = {"conforms": "bold green", "conforms_pending_evidence": "bold yellow"}.get(decision, "bold red")
-    out.print(f"[{style}]{t(lang, 'decision_' + decision)}[/]")
+    out.print(Text(t(lang, "decision_" + decision), style=style))
     if acc["basis"]:
-        out.print(t(lang, "decision_basis").format(codes=", ".join(acc["basis"]), day=doc["compliance"]["as_of"]))
+        out.print(Text(t(lang, "decision_basis").format(codes=", ".join(acc["basis"]),
+                                                        day=doc["compliance"]["as_of"])))
     if acc.get("recommended"):
         rec = acc["recommended"]
-        out.print(t(lang, "decision_recommended").format(
-            codes=", ".join(rec["basis"]), fail=rec["fail"], pending=rec["pending"]))
+        out.print(Text(t(lang, "decision_recommended").format(
+            codes=", ".join(rec["basis"]), fail=rec["fail"], pending=rec["pending"])))
     _write_reports(doc, reports, lang)
     sys.exit(1 if doc["acceptance"]["fail"] or decision == "not_a_camera" else 0)
 
@@ -148,7 +155,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     """Record evidence for a clause the network cannot judge, on one device (address or key)."""
     from camaudit.cli.main import err, fail, open_store
     from camaudit.compliance import find_clause
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
     try:
         found = find_clause(clause)
@@ -176,7 +183,7 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
     store = open_store(db)
     try:
         subject = store.device_key_for(target)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     store.add_attestation(subject=subject, clause=canonical, verdict=verdict, by=by, evidence_name=name,
                           evidence_sha256=digest, evidence_size=size, note=note)
@@ -192,21 +199,16 @@ def attest(target, clause, evidence, note, verdict, by, db) -> None:
 @click.option("--db", envvar="CAMAUDIT_DB")
 def diff(base, newer, reports, lang, db) -> None:
     """Compare two scans: new, fixed and persisting findings (NEWER defaults to the last scan)."""
-    from camaudit.cli.main import _write_reports, fail, open_store, out
+    from camaudit.cli.main import _write_reports, check_reports, fail, open_store, out
     from camaudit.locale import t
-    from camaudit.reports import ReportError, format_of
     from camaudit.reports.document import build
-    from camaudit.store.db import StoreError
+    from camaudit.store.db import NotFound
 
-    try:
-        for path in reports:
-            format_of(path)
-    except ReportError as exc:
-        fail(str(exc))
+    check_reports(reports)
     store = open_store(db)
     try:
         base_id, new_id = store.resolve_scan_id(base), store.resolve_scan_id(newer)
-    except StoreError as exc:
+    except NotFound as exc:
         fail(str(exc))
     if base_id == new_id:
         fail("diff: the two scans are the same scan")
@@ -217,8 +219,8 @@ def diff(base, newer, reports, lang, db) -> None:
         for col in ("address", "severity", "check", "port", "cves"):
             table.add_column(t(lang, col))
         for r in d[part]:
-            table.add_row(r["address"], f"[{SEV_STYLE[r['severity']]}]{t(lang, r['severity'])}[/]", r["check_id"],
-                          f"{r['protocol'] or ''}:{r['port'] or ''}".strip(":"), " ".join(r["cves"]))
+            table.add_row(text(r["address"]), Text(t(lang, r["severity"]), style=SEV_STYLE[r["severity"]]),
+                          r["check_id"], f"{r['protocol'] or ''}:{r['port'] or ''}".strip(":"), " ".join(r["cves"]))
         if d[part]:
             out.print(table)
         else:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
+from rich.text import Text
 
 MiB = 1024 * 1024
 DEFAULT_MAX_FEED_MIB = 1024  # one NVD JSON file; the feed readers are imported only when used
@@ -38,20 +38,20 @@ def update_cmd(cve_feeds: tuple[Path, ...], kev: Path | None, replace: bool, max
     try:
         summary = import_feeds(cve_feeds, kev, replace=replace, max_feed_bytes=max_feed_mib * MiB)
     except FeedError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     except (KnowledgeError, UpdateError) as exc:
-        fail(escape(str(exc).replace("\n", "; ")), EXIT_FAILED)
+        fail(str(exc).replace("\n", "; "), EXIT_FAILED)
     for r in summary.nvd:
         vendors = ", ".join(f"{k} {n}" for k, n in sorted(r.by_vendor.items())) or "none"
-        out.print(f"NVD {escape(r.name)}: {r.read} CVEs read, {len(r.vulns)} camera CVEs kept "
+        out.print(f"NVD {r.name}: {r.read} CVEs read, {len(r.vulns)} camera CVEs kept "
                   f"({vendors})", soft_wrap=True)
     if summary.kev is not None:
-        out.print(f"KEV {escape(summary.kev.name)}: {len(summary.kev.entries)} entries, newest added "
+        out.print(f"KEV {summary.kev.name}: {len(summary.kev.entries)} entries, newest added "
                   f"{summary.kev.newest}", soft_wrap=True)
     for reason, n in sorted(summary.skipped.items()):
-        err.print(f"[yellow]warning:[/] skipped {n} × {escape(reason)}", soft_wrap=True)
+        err.print(Text.assemble(("warning:", "yellow"), f" skipped {n} × {reason}"), soft_wrap=True)
     out.print(f"knowledge overlay: {summary.cves_total} imported CVEs, {summary.kev_total} KEV entries "
-              f"in {escape(str(summary.directory))}", soft_wrap=True)
+              f"in {str(summary.directory)}", soft_wrap=True)
     out.print(f"knowledge version: {summary.version_before} -> {summary.version_after}", soft_wrap=True)
 
 
@@ -66,26 +66,26 @@ def status_cmd(as_json: bool) -> None:
     try:
         st = status()
     except KnowledgeError as exc:
-        fail(escape(str(exc).replace("\n", "; ")), EXIT_FAILED)
+        fail(str(exc).replace("\n", "; "), EXIT_FAILED)
     if as_json:
         click.echo(json.dumps(st, indent=2, ensure_ascii=False))
     else:
         out.print(f"knowledge version: {st['version']}  (packaged {st['packaged_version']}, "
-                  f"vulns.yaml {escape(st['vulns_yaml_version'])})", soft_wrap=True)
+                  f"vulns.yaml {st['vulns_yaml_version']})", soft_wrap=True)
         out.print(f"CVEs: {st['cves']} ({st['cves_packaged']} packaged, {st['cves_imported']} imported"
                   f"{', ' + ', '.join(f'{k} {n}' for k, n in st['by_vendor'].items()) if st['by_vendor'] else ''}); "
                   f"known exploited: {st['kev_cves']}; KEV entries: {st['kev_entries']}", soft_wrap=True)
         if st["updated"]:
-            out.print(f"overlay: {escape(st['directory'])}, updated {st['updated']}", soft_wrap=True)
+            out.print(f"overlay: {st['directory']}, updated {st['updated']}", soft_wrap=True)
             ages = ", ".join(f"{k.upper()} {d} days" for k, d in st["age_days"].items())
             if ages:
                 out.print(f"age: {ages}", soft_wrap=True)
             for s in st["sources"]:
-                out.print(f"  {s['kind']}  {escape(s['name'])}  sha256 {s['sha256'][:16]}  "
+                out.print(f"  {s['kind']}  {s['name']}  sha256 {s['sha256'][:16]}  "
                           f"data as of {s['as_of'] or '?'}  imported {s['imported']}  "
                           f"read {s['read']}, kept {s['kept']}", soft_wrap=True)
     for w in st["warnings"]:
-        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+        err.print(Text.assemble(("warning:", "yellow"), f" {w}"), soft_wrap=True)
 
 
 @kb.command("reset")
@@ -100,5 +100,5 @@ def reset_cmd(yes: bool) -> None:
     try:
         dropped = reset()
     except UpdateError as exc:
-        fail(escape(str(exc)), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
     out.print("knowledge overlay dropped" if dropped else "no knowledge overlay to drop", soft_wrap=True)

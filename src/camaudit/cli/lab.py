@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from platformdirs import user_data_dir
 
+from camaudit.cli.listing import emit, format_option
+
 
 
 def default_state_dir() -> Path:
@@ -57,11 +59,10 @@ def lab_down(state_dir) -> None:
 
 @lab.command("status")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None)
-def lab_status(state_dir) -> None:
+@format_option
+def lab_status(state_dir, fmt) -> None:
     """Show whether the lab runs, and its devices."""
-    from rich.table import Table
-
-    from camaudit.cli.main import out
+    from camaudit.cli.main import err, out
     from camaudit.lab import runner
 
     state = Path(state_dir) if state_dir else default_state_dir()
@@ -69,18 +70,18 @@ def lab_status(state_dir) -> None:
     if not st.get("running"):
         out.print("lab: not running")
         sys.exit(3)
-    out.print(f"lab: running (pid {st['pid']}), fleet {st.get('fleet')}, {st.get('devices')} devices, "
-              f"{st.get('listeners')} listeners, since {st.get('started_at')}")
+    (err if fmt in ("json", "csv", "plain") or not out.is_terminal else out).print(
+        f"lab: running (pid {st['pid']}), fleet {st.get('fleet')}, {st.get('devices')} devices, "
+        f"{st.get('listeners')} listeners, since {st.get('started_at')}", soft_wrap=True)
     try:
         truth = json.loads((state / "ground-truth.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         truth = {}
-    table = Table("name", "address", "vendor", "model", "kind", "ports", "planted")
-    for d in truth.get("devices", []):
-        table.add_row(d.get("name", ""), d.get("address", ""), d.get("vendor") or "",
-                      d.get("model") or "", d.get("kind") or "", ",".join(map(str, d.get("tcp_ports", []))),
-                      str(len(d.get("expected_findings", []))))
-    out.print(table)
+    rows = [{"name": d.get("name", ""), "address": d.get("address", ""), "vendor": d.get("vendor") or "",
+             "model": d.get("model") or "", "kind": d.get("kind") or "",
+             "ports": ",".join(map(str, d.get("tcp_ports", []))), "planted": len(d.get("expected_findings", []))}
+            for d in truth.get("devices", [])]
+    emit(out, ["name", "address", "vendor", "model", "kind", "ports", "planted"], rows, fmt)
 
 
 @click.command()

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 from aiolimiter import AsyncLimiter
 
+from camaudit.scope import admit
+
 _OPEN = "open"
 _CLOSED = "closed"
 _FILTERED = "filtered"
@@ -60,7 +62,9 @@ class Sweeper:
                     sock.close()
 
     async def sweep(self, address: str, ports: Iterable[int]) -> list[int]:
-        """Open TCP ports of ``address`` among ``ports``, sorted."""
+        """Open TCP ports of ``address`` among ``ports``, sorted.  ScopeError, before any
+        packet, when the scope guard does not admit ``address``."""
+        address = admit(address)
         ports = list(ports)
         sem = asyncio.Semaphore(self.host_concurrency) if self.host_concurrency < len(ports) else None
         host_limiter = AsyncLimiter(self.host_rate, 1.0) if self.host_rate > 0 else None

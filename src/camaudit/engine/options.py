@@ -28,6 +28,7 @@ class ScanOptions:
     snmp_communities: tuple[str, ...] = ("public", "private")
     login_spacing: float = 0.0  # seconds between two login attempts on one service
     discovery_only: bool = False
+    resolve: bool = True  # look host names up in DNS (False: --no-resolve, addresses only)
     all_hosts: bool = False  # assess every host, not only those identified as video devices
     operator: str = ""  # who runs it (recorded)
     organisation: str = ""  # for whom: the agency that owns the system (report cover)

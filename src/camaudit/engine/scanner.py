@@ -10,6 +10,7 @@ the checkpoint an interrupted scan resumes from.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -89,7 +90,9 @@ class Scanner:
         results: list[HostResult] = []
         it: Iterator[tuple[str, str | None]] = iter(targets)
 
-        done: asyncio.Queue = asyncio.Queue()
+        # bounded: when the store falls behind, the workers wait (finished hosts never pile up
+        # in memory: a sweep of millions of addresses costs what a few batches cost)
+        done: asyncio.Queue = asyncio.Queue(maxsize=STORE_BATCH * 8)
 
         async def worker() -> None:
             for address, hostname in it:  # a shared iterator: each address goes to one worker
@@ -108,7 +111,8 @@ class Scanner:
                 batch = [await done.get()]
                 if batch[0] is None:
                     return
-                await asyncio.sleep(STORE_BATCH_WAIT)  # let a few more finish
+                if done.qsize() < STORE_BATCH:
+                    await asyncio.sleep(STORE_BATCH_WAIT)  # let a few more finish (no wait when behind)
                 while not done.empty() and len(batch) < STORE_BATCH:
                     batch.append(done.get_nowait())
                 stop = batch[-1] is None
@@ -126,7 +130,8 @@ class Scanner:
         try:
             await workers
         finally:
-            await done.put(None)
+            if not writing.done():  # a writer that failed reads no more: do not wait for room
+                await done.put(None)
             await writing  # re-raises the store's error, if that is what stopped the workers
         self.progress("finish", stats=self.stats)
         return results
@@ -171,7 +176,11 @@ class Scanner:
         return host
 
     async def _guard(self, coro, what: str, host: HostResult, extra: float = 2.0):
-        """Await a device exchange with a hard deadline on top of the client's own."""
+        """Await a device exchange with a hard deadline on top of the client's own.  ``coro``
+        may be a zero-argument callable making the coroutine: then a task cancelled before it
+        started leaves no coroutine "never awaited" behind."""
+        if callable(coro):
+            coro = coro()
         try:
             return await asyncio.wait_for(coro, self.options.timeout + extra)
         except asyncio.CancelledError:
@@ -188,10 +197,11 @@ class Scanner:
 
         t = self.options.timeout
         scratch = HostResult(address=address)
-        calls = [
-            self._guard(snmp.probe(address, communities=self.options.snmp_communities, timeout=t), "snmp:161", scratch),
-            self._guard(wsd.probe(address, timeout=min(t, 2.0)), "wsd:3702", scratch),
-            self._guard(ssdp.probe(address, timeout=min(t, 2.0)), "ssdp:1900", scratch),
+        calls = [  # callables: a probe coroutine exists only once its task runs (Ctrl-C safe)
+            self._guard(lambda: snmp.probe(address, communities=self.options.snmp_communities, timeout=t),
+                        "snmp:161", scratch),
+            self._guard(lambda: wsd.probe(address, timeout=min(t, 2.0)), "wsd:3702", scratch),
+            self._guard(lambda: ssdp.probe(address, timeout=min(t, 2.0)), "ssdp:1900", scratch),
         ]
         out: list[Observation] = []
         for res in await asyncio.gather(*calls):
@@ -200,9 +210,13 @@ class Scanner:
 
     async def _probe_port(self, host: HostResult, port: int, protocol: str, slots: HostGate) -> list[Observation]:
         got: list[Observation] = []
-        for coro in plan.probes_for(protocol, host.address, port, self.options.timeout):
-            async with slots:
-                got.extend(plan.as_list(await self._guard(coro, f"{protocol}:{port}", host)))
+        coros = plan.probes_for(protocol, host.address, port, self.options.timeout)
+        try:
+            for coro in coros:
+                async with slots:
+                    got.extend(plan.as_list(await self._guard(coro, f"{protocol}:{port}", host)))
+        finally:
+            _close_unstarted(coros)
         self.stats.services_probed += 1
         self.progress("service_probed", address=host.address, port=port, protocol=protocol)
         return got
@@ -237,11 +251,14 @@ class Scanner:
         for cred in host.credentials:
             for coro in plan.enrich_calls(host.identity.vendor, cred, host.address, self.options.timeout):
                 calls.append((cred, coro))
-        for cred, coro in calls:
-            facts = await self._guard(coro, f"enrich {cred.protocol}:{cred.port}", host)
-            if facts:
-                host.observations.append(Observation(address=host.address, port=cred.port, protocol="device",
-                                                     fields={k: str(v) for k, v in facts.items() if v}))
+        try:
+            for cred, coro in calls:
+                facts = await self._guard(coro, f"enrich {cred.protocol}:{cred.port}", host)
+                if facts:
+                    host.observations.append(Observation(address=host.address, port=cred.port, protocol="device",
+                                                         fields={k: str(v) for k, v in facts.items() if v}))
+        finally:
+            _close_unstarted([coro for _, coro in calls])
         if calls:
             host.identity = self.identify(host.observations)
             self.progress("identified", address=host.address, identity=host.identity)
@@ -266,6 +283,14 @@ class Scanner:
     def _check_deadline(self, check: Check) -> float:
         # a check makes several exchanges: allow each login attempt and route its own deadline
         return self.options.timeout * max(4, check.meta.login_budget * 3) + 30.0
+
+
+def _close_unstarted(coros) -> None:
+    """Close the coroutines of a list that were never started (the host was cancelled midway):
+    closed, they are not reported as 'never awaited'."""
+    for c in coros:
+        if inspect.iscoroutine(c) and inspect.getcoroutinestate(c) == inspect.CORO_CREATED:
+            c.close()
 
 
 def tool_version() -> str:

@@ -52,6 +52,8 @@ MAX_KEV_BYTES = 32 * MiB  # CISA's catalogue is about 1.5 MB
 MAX_KEV_LINE = 64 * 1024  # characters in one CSV line
 MAX_RANGES = 2000  # affected ranges kept for one CVE
 MAX_SUMMARY = 2000  # characters of the NVD description kept
+MAX_JSON_DEPTH = 64  # an NVD 2.0 document nests about 10 deep; deeper is hostile (ijson's cost grows
+# with the square of the depth: 20,000 levels took 1 GB)
 VIDEO_KINDS = frozenset({"camera", "nvr", "dvr"})
 
 CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -362,9 +364,34 @@ def vocabulary(db: Any) -> dict[str, CpeVendor]:
     return out
 
 
+# A compressed file that is damaged or has trailing garbage (gzip.BadGzipFile is an OSError), a
+# zip member whose CRC is wrong, a read error: the file is refused, never a traceback.
+_DAMAGED = (EOFError, zlib.error, OSError, zipfile.BadZipFile)
+
+
+def _check_depth(path: Path, max_bytes: int) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH before any item is built: one pass of
+    ijson's basic events, which carry no prefix and cost the same at any depth."""
+    with open_capped(path, max_bytes) as stream:
+        depth = 0
+        try:
+            for event, _ in ijson.basic_parse(stream, use_float=True):
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                    if depth > MAX_JSON_DEPTH:
+                        raise FeedError(f"{path.name}: JSON nested deeper than {MAX_JSON_DEPTH} levels; refused")
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+        except ijson.JSONError as exc:
+            raise FeedError(f"{path.name}: not valid JSON: {_first_line(exc)}") from None
+        except (*_DAMAGED, UnicodeDecodeError) as exc:
+            raise FeedError(f"{path.name}: damaged or truncated: {_first_line(exc)}") from None
+
+
 def read_nvd(path: Path, vendors: dict[str, CpeVendor], *, max_bytes: int = MAX_FEED_BYTES) -> NvdResult:
     """Stream one NVD CVE JSON 2.0 file (plain, .gz or .zip) and keep the camera CVEs."""
     result = NvdResult(name=path.name)
+    _check_depth(path, max_bytes)  # first: even the header pass costs the square of the depth
     header = _nvd_header(path, max_bytes)
     result.timestamp = header.get("timestamp")
     with open_capped(path, max_bytes) as stream:
@@ -375,7 +402,7 @@ def read_nvd(path: Path, vendors: dict[str, CpeVendor], *, max_bytes: int = MAX_
                 _keep(cve, vendors, result)
         except ijson.JSONError as exc:
             raise FeedError(f"{path.name}: not valid JSON: {_first_line(exc)}") from None
-        except (EOFError, zlib.error, UnicodeDecodeError) as exc:
+        except (*_DAMAGED, UnicodeDecodeError) as exc:
             raise FeedError(f"{path.name}: damaged or truncated: {_first_line(exc)}") from None
     return result
 
@@ -413,7 +440,7 @@ def _nvd_header(path: Path, max_bytes: int) -> dict[str, str]:
             raise FeedError(f"{path.name}: not valid JSON: empty document") from None
         except ijson.JSONError as exc:
             raise FeedError(f"{path.name}: not valid JSON: {_first_line(exc)}") from None
-        except (EOFError, zlib.error, UnicodeDecodeError) as exc:
+        except (*_DAMAGED, UnicodeDecodeError) as exc:
             raise FeedError(f"{path.name}: damaged or truncated: {_first_line(exc)}") from None
     if header.get("format") != "NVD_CVE" or header.get("version") != "2.0":
         raise FeedError(f"{path.name}: not an NVD CVE JSON 2.0 feed: format "
@@ -646,7 +673,7 @@ def read_kev(path: Path, *, max_bytes: int = MAX_KEV_BYTES) -> KevResult:
                             f"{exc.object[exc.start:exc.start + 1]!r})") from None
         except csv.Error as exc:
             raise FeedError(f"{path.name}: not a readable CSV file: {_first_line(exc)}") from None
-        except (EOFError, zlib.error) as exc:
+        except _DAMAGED as exc:
             raise FeedError(f"{path.name}: damaged or truncated: {_first_line(exc)}") from None
     if not entries:
         raise FeedError(f"{path.name}: no KEV entries (only a header)")

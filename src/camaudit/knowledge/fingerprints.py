@@ -47,10 +47,11 @@ SCHEMA_ID = "camaudit-fingerprints/1"
 # Observation namespaces a fingerprint may read (see camaudit.model's docstring).
 NAMESPACES = frozenset({
     "http", "tls", "rtsp", "onvif", "wsd", "ssdp", "upnp", "telnet", "ftp", "ssh", "snmp",
-    "hiksdk", "dvrip", "xmeye", "device",
+    "hiksdk", "dvrip", "xmeye", "device", "neigh",
 })
 FIELD_RE = re.compile(r"^([a-z]+)\.([a-z][a-z0-9_]*)$")
 REF_RE = re.compile(r"^\$(\d+|[A-Za-z_]\w*)$")
+ANY_FIELD = "*"  # a fingerprint or model rule that applies to any text field / any vendor
 
 Kind = Literal["camera", "nvr", "dvr", "other"]
 ParamName = Literal[
@@ -86,6 +87,13 @@ class Vendor(_Strict):
     cpe_firmware_suffix: bool = Field(
         True, description="NVD names firmware products '<model>_firmware' for this vendor")
     makes: list[Kind] = Field(min_length=1, description="kinds of device the vendor makes")
+    mentions: list[str] | None = Field(
+        None, description="words that name the vendor when found whole in any text field (title, "
+        "realm, banners, sysDescr, certificate O/OU/CN); default: the name and the aliases of four "
+        "or more characters; [] for a name too common to count")
+    enterprise_numbers: list[int] = Field(
+        default_factory=list, description="IANA private enterprise numbers (SNMP sysObjectID "
+        "1.3.6.1.4.1.<n>) registered to the vendor")
 
 
 class Example(_Strict):
@@ -99,7 +107,7 @@ class ModelKind(_Strict):
     """A model-number rule: the vendor's models matching ``pattern`` are of ``kind``."""
 
     id: Id
-    vendor: str
+    vendor: str = Field(description="canonical vendor, or '*' for a vendor-neutral rule (tried last)")
     pattern: str
     case: Literal["sensitive", "insensitive"]
     kind: Kind
@@ -122,7 +130,8 @@ class Fingerprint(_Strict):
 
     id: Id
     description: str = Field(min_length=1)
-    field: str = Field(description="observation field, e.g. http.server (namespace.key)")
+    field: str = Field(description="observation field, e.g. http.server (namespace.key), or '*' "
+                       "for any text field of any observation (see camaudit.identify.matcher.TEXT_SKIP)")
     pattern: str = Field(description="Python regular expression, searched in the value; anchor it")
     case: Literal["sensitive", "insensitive"]
     certainty: float = Field(gt=0.0, le=1.0)
@@ -142,6 +151,8 @@ class Fingerprint(_Strict):
     @field_validator("field")
     @classmethod
     def _field_known(cls, v: str) -> str:
+        if v == ANY_FIELD:
+            return v
         m = FIELD_RE.match(v)
         if not m or m.group(1) not in NAMESPACES:
             raise ValueError(
@@ -228,13 +239,22 @@ class FingerprintDB:
         self._cross_check(files)
 
     def _cross_check(self, files: dict[str, FingerprintFile]) -> None:
+        owner: dict[int, str] = {}
+        for name, f in files.items():
+            for v in f.vendors:
+                for n in v.enterprise_numbers:
+                    if n in owner:
+                        raise FingerprintError(
+                            f"{name}: vendor {v.name!r} field enterprise_numbers: {n} already "
+                            f"belongs to {owner[n]!r}")
+                    owner[n] = v.name
         for name, f in files.items():
             for v in f.vendors:
                 if v.oem_of is not None and v.oem_of not in self.vendors:
                     raise FingerprintError(
                         f"{name}: vendor {v.name!r} field oem_of: {v.oem_of!r} is not a listed vendor")
             for mk in f.model_kinds:
-                if mk.vendor not in self.vendors:
+                if mk.vendor != ANY_FIELD and mk.vendor not in self.vendors:
                     raise FingerprintError(
                         f"{name}: model_kind {mk.id!r} field vendor: {mk.vendor!r} is not a listed vendor")
             for fp in f.fingerprints:

@@ -7,6 +7,8 @@ import contextlib
 import socket
 from dataclasses import dataclass
 
+from camaudit.scope import ScopeError, admit
+
 MAX_READ = 64 * 1024  # bytes read from any one answer, at most
 MAX_LINE = 8 * 1024  # bytes in one header line / banner line
 
@@ -24,6 +26,8 @@ def classify(exc: BaseException) -> str:
     """Map an exception raised while talking to a device to a short error word."""
     if isinstance(exc, ProbeError):
         return exc.kind
+    if isinstance(exc, ScopeError):
+        return "out-of-scope"
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, ConnectionRefusedError):
@@ -78,6 +82,8 @@ class Conn:
 
 async def connect(address: str, port: int, *, timeout: float, ssl=None,
                   server_hostname: str | None = None) -> Conn:
+    """A TCP (or TLS) connection to ``address`` once the scope guard admits it."""
+    address = admit(address)
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(address, port, ssl=ssl, limit=MAX_LINE * 2,
                                 server_hostname=server_hostname if ssl else None),

@@ -6,7 +6,11 @@ global.login only: a challenge, no state change), Axis basicdeviceinfo (unrestri
 properties) and the ONVIF device service.  Logins: HTTP Basic / Digest as the server asks,
 Hikvision ISAPI userCheck, Dahua RPC2 two-step login, Axis VAPIX.  Never a state-changing request.
 
-Every exchange runs under one deadline; bodies are streamed and cut at 64 KiB; XML via defusedxml.
+Every exchange runs under one deadline; XML via defusedxml.  Bodies are read as raw bytes off
+the wire (cut at 64 KiB) and a ``Content-Encoding`` the device sends although we asked for
+``identity`` is undone here, stage by stage, never producing more than the same 64 KiB: a
+compression bomb costs at most 64 KiB of output per stage, never memory or the event loop.
+Every request passes the scope guard (``camaudit.scope.admit``) in the transport itself.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import html
 import json
 import re
 import ssl
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +35,15 @@ from camaudit.model import AuthOutcome, AuthResult, Observation
 from camaudit.protocols import digest
 from camaudit.protocols._net import MAX_READ, ProbeError, classify, text
 from camaudit.protocols.tls import client_context
+from camaudit.scope import admit, parse_address
+
+try:  # Brotli >= 1.2 can bound its output; without it a br body is kept as sent
+    import brotli as _brotli
+
+    _BROTLI_BOUNDED = "output_buffer_limit" in (_brotli.Decompressor.process.__doc__ or "")
+except ImportError:  # pragma: no cover - brotli comes with httpx[brotli]
+    _brotli = None
+    _BROTLI_BOUNDED = False
 
 BODY_KEEP = 2048  # characters of body kept in http.body
 USER_AGENT = "Mozilla/5.0 (compatible; camaudit)"
@@ -70,6 +84,7 @@ class Response:
     headers: httpx.Headers
     body: bytes
     truncated: bool = False
+    encoding: str = ""  # a Content-Encoding left undone (unknown, or damaged), else ""
 
     def text(self) -> str:
         return text(self.body)
@@ -81,7 +96,7 @@ class Response:
     def json(self) -> Any:
         try:
             return json.loads(self.body.decode("utf-8", errors="replace"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # 64 KiB of "[[[[": too deep, not a crash
             raise ProbeError("malformed", "body is not JSON") from exc
 
 
@@ -90,12 +105,22 @@ def base_url(address: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """Every request, whatever URL it carries, goes only where the scope guard admits."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        admit(request.url.host)  # ScopeError: no connection is opened
+        return await super().handle_async_request(request)
+
+
 def make_client(address: str, port: int, *, tls: bool, timeout: float) -> httpx.AsyncClient:
     """An httpx client bound to one device: no proxies from the environment, no redirects,
-    no certificate verification, identity encoding (no decompression bombs)."""
+    no certificate verification, identity encoding asked (and bounded decoding of whatever
+    comes: see ``fetch``), every request through the scope guard."""
+    address = admit(address)
     return httpx.AsyncClient(
         base_url=base_url(address, port, tls),
-        verify=client_context() if tls else False,
+        transport=_GuardedTransport(verify=client_context() if tls else False, trust_env=False),
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(timeout),
@@ -103,21 +128,66 @@ def make_client(address: str, port: int, *, tls: bool, timeout: float) -> httpx.
     )
 
 
+def _inflate(data: bytes, limit: int, wbits: int) -> tuple[bytes, bool]:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(data, limit + 1)
+    return out[:limit], len(out) > limit
+
+
+def _decode_stage(coding: str, data: bytes, limit: int) -> tuple[bytes, bool]:
+    """Undo one content coding, producing at most ``limit`` bytes: (output, cut)."""
+    if coding in ("gzip", "x-gzip"):
+        return _inflate(data, limit, 16 + zlib.MAX_WBITS)
+    if coding == "deflate":  # zlib-wrapped as RFC 9110 says; raw deflate as some servers send
+        try:
+            return _inflate(data, limit, zlib.MAX_WBITS)
+        except zlib.error:
+            return _inflate(data, limit, -zlib.MAX_WBITS)
+    if coding == "br" and _BROTLI_BOUNDED:
+        out = _brotli.Decompressor().process(data, output_buffer_limit=limit + 1)
+        return out[:limit], len(out) > limit
+    raise ValueError(coding)
+
+
+def decode_body(encoding: str, raw: bytes, limit: int = MAX_READ) -> tuple[bytes, bool, str]:
+    """The body with its content codings undone, last applied first, each stage bounded by
+    ``limit``.  Returns (body, cut, codings left undone); an unknown coding (zstd, compress) or
+    damaged data leaves the body as it was at that stage."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > 4:  # no server nests that deep: not decoded at all
+        return raw, False, ", ".join(codings)
+    body, cut = raw, False
+    while codings:
+        coding = codings[-1]
+        try:
+            body, stage_cut = _decode_stage(coding, body, limit)
+        except Exception:  # noqa: BLE001 - zlib.error, brotli.error, an unknown coding
+            return body, cut, ", ".join(codings)
+        cut = cut or stage_cut
+        codings.pop()
+    return body, cut, ""
+
+
 async def fetch(client: httpx.AsyncClient, method: str, path: str, *,
                 headers: dict[str, str] | None = None, content: bytes | None = None,
                 limit: int = MAX_READ) -> Response:
-    """One request; the body is streamed and cut at ``limit`` bytes. Raises on transport errors."""
+    """One request; the raw body is streamed and cut at ``limit`` bytes, then its content
+    codings are undone within the same ``limit``. Raises on transport errors."""
     async with client.stream(method, path, headers=headers, content=content) as r:
         buf = bytearray()
         truncated = False
-        async for chunk in r.aiter_bytes():
+        async for chunk in r.aiter_raw():  # bytes off the wire: httpx decodes nothing
             buf += chunk
             if len(buf) >= limit:
                 truncated = True
                 del buf[limit:]
                 break
-        return Response(r.status_code, r.reason_phrase, r.http_version, r.headers, bytes(buf),
-                        truncated)
+        body, cut, left = bytes(buf), False, ""
+        if r.headers.get("content-encoding"):
+            body, cut, left = decode_body(r.headers["content-encoding"][:200], body, limit)
+        return Response(r.status_code, r.reason_phrase, r.http_version, r.headers, body,
+                        truncated or cut, left)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -209,6 +279,7 @@ def observe(address: str, port: int, tls: bool, path: str, r: Response) -> Obser
         "http.www_authenticate": " | ".join(values),
         "http.realm": chosen.realm if chosen else "",
         "http.location": r.headers.get("location", ""),
+        "http.content_encoding": r.encoding,
         "http.set_cookie": " | ".join(r.headers.get_list("set-cookie")),
     }
     f.update({k: v[:512] for k, v in optional.items() if v})
@@ -226,12 +297,25 @@ _AXIS_UNRESTRICTED = json.dumps(
 _JSON = {"Content-Type": "application/json"}
 
 
+def same_host(host: str | None, address: str) -> bool:
+    """Does ``host`` (from a URL a device sent) name ``address``, in any spelling?"""
+    try:
+        return host is not None and parse_address(host) == parse_address(address)
+    except ValueError:
+        return False  # a host name: never resolved, never followed
+
+
 def _same_origin_path(location: str, base: str) -> str | None:
-    """The path of a redirect target when it stays on the same scheme, host and port."""
-    target = urlsplit(urljoin(base + "/", location))
-    origin = urlsplit(base)
-    if (target.scheme, target.hostname, target.port) != (origin.scheme, origin.hostname,
-                                                         origin.port):
+    """The path of a redirect target when it stays on the same scheme, address and port (the
+    request itself still passes the scope guard)."""
+    try:
+        target = urlsplit(urljoin(base + "/", location))
+        origin = urlsplit(base)
+        same = (target.scheme, target.port) == (origin.scheme, origin.port) and same_host(
+            target.hostname, origin.hostname or "")
+    except ValueError:  # a port out of range, a malformed IPv6 literal
+        return None
+    if not same:
         return None
     return (target.path or "/") + (f"?{target.query}" if target.query else "")
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from typing import Any
 
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.error import PyAsn1Error
 from pysnmp.proto import api
 
+from camaudit.identify.derive import enterprise_number
 from camaudit.model import Observation
 from camaudit.protocols._net import MAX_READ, ProbeError, classify, text
+from camaudit.scope import admit
 
 OIDS: dict[str, str] = {
     "1.3.6.1.2.1.1.1.0": "snmp.sysdescr",
@@ -38,7 +41,7 @@ class _Receiver(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.queue: asyncio.Queue[bytes | Exception] = asyncio.Queue(maxsize=16)
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(data[:MAX_READ])
 
@@ -99,6 +102,9 @@ def parse_response(data: bytes, version: int, community: str, request_id: int) -
         shown = _value_text(value) if key else None
         if key and shown is not None:
             fields[key] = shown
+    pen = enterprise_number(fields.get("snmp.sysobjectid", ""))
+    if pen:
+        fields["snmp.enterprise"] = pen
     return fields
 
 
@@ -106,7 +112,7 @@ async def _try(address: str, port: int, version: int, community: str,
                wait: float) -> tuple[dict[str, str] | None, bytes]:
     """One GET; (fields, raw answer) or (None, b"") when nothing usable came back in ``wait``."""
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Receiver, remote_addr=(address, port))
+    transport, proto = await loop.create_datagram_endpoint(_Receiver, remote_addr=(admit(address), port))
     garbage = False
     try:
         request_id = secrets.randbelow(2**31 - 1) + 1

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from camaudit.model import Observation
 from camaudit.protocols._net import ProbeError, text
-from camaudit.protocols.http import error_kind, fetch, local, make_client, parse_xml
+from camaudit.protocols.http import error_kind, fetch, local, make_client, parse_xml, same_host
 from camaudit.protocols.wsd import unicast_exchange
 
 PORT = 1900
@@ -69,9 +69,9 @@ def parse_description(body: bytes) -> dict[str, str]:
 
 async def _description(address: str, location: str, timeout: float) -> dict[str, str]:
     parts = urlsplit(location)
-    if parts.scheme not in ("http", "https") or parts.hostname != address:
-        return {}
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or (443 if parts.scheme == "https" else 80)  # ValueError: out of range
+    if parts.scheme not in ("http", "https") or not same_host(parts.hostname, address):
+        return {}  # another host is never fetched (and the client's guard would refuse it)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     async with asyncio.timeout(timeout), make_client(
             address, port, tls=parts.scheme == "https", timeout=timeout) as client:

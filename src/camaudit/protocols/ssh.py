@@ -16,10 +16,11 @@ import re
 from collections.abc import Sequence
 
 import asyncssh
-from asyncssh import compression, encryption, kex, mac, public_key
+from asyncssh import encryption, kex, mac, public_key
 
 from camaudit.model import MAX_RAW, AuthOutcome, AuthResult, Observation
 from camaudit.protocols._net import Conn, ProbeError, classify, connect, text
+from camaudit.scope import admit
 
 MAX_ID_LINE = 255  # RFC 4253: the identification line is at most 255 bytes with CR LF
 MAX_PRE_LINES = 32  # lines a server may send before its identification, that we accept
@@ -115,7 +116,9 @@ def _algorithms() -> dict[str, list[str]]:
         "kex_algs": names(kex.get_kex_algs()),
         "encryption_algs": names(encryption.get_encryption_algs()),
         "mac_algs": names(mac.get_mac_algs()),
-        "compression_algs": names(compression.get_compression_algs()),
+        # no compression: "zlib" would have the server's packets inflated before we can bound
+        # them (RFC 4253 6.2 makes "none" mandatory, so every server accepts it)
+        "compression_algs": ["none"],
         "server_host_key_algs": names(public_key.get_public_key_algs()
                                       + public_key.get_certificate_algs()),
     }
@@ -127,6 +130,7 @@ async def try_login(address: str, port: int, username: str, password: str, *,
     client = _Client(password)
     conn: asyncssh.SSHClientConnection | None = None
     try:
+        address = admit(address)  # asyncssh opens its own socket: the scope guard first
         async with asyncio.timeout(timeout):
             conn, _ = await asyncssh.create_connection(
                 lambda: client, address, port,

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from camaudit.model import Observation
 from camaudit.protocols._net import classify
+from camaudit.scope import ScopeError, admit
 
 VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -64,6 +65,7 @@ def untestable_versions() -> list[str]:
 
 async def _handshake(address: str, port: int, ctx: ssl.SSLContext,
                      timeout: float) -> ssl.SSLObject:
+    address = admit(address)
     async with asyncio.timeout(timeout):
         _, writer = await asyncio.open_connection(address, port, ssl=ctx,
                                                   ssl_handshake_timeout=timeout)
@@ -77,6 +79,26 @@ async def _handshake(address: str, port: int, ctx: ssl.SSLContext,
 def _cn(name: x509.Name) -> str:
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value)[:256] if attrs else ""
+
+
+def _attrs(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+    """Every value of one attribute (several OU are common), joined with ' | '."""
+    return " | ".join(str(a.value)[:256] for a in name.get_attributes_for_oid(oid))[:512]
+
+
+def _dn(name: x509.Name) -> str:
+    """The whole distinguished name, RFC 4514 string (most specific first: CN=...,O=...,C=...)."""
+    try:
+        return name.rfc4514_string()[:1024]
+    except ValueError:  # an attribute value cryptography cannot render
+        return ""
+
+
+def name_fields(prefix: str, name: x509.Name) -> dict[str, str]:
+    """tls.<prefix> (full DN), tls.<prefix>_cn / _o / _ou of a certificate name."""
+    return {f"tls.{prefix}": _dn(name), f"tls.{prefix}_cn": _cn(name),
+            f"tls.{prefix}_o": _attrs(name, NameOID.ORGANIZATION_NAME),
+            f"tls.{prefix}_ou": _attrs(name, NameOID.ORGANIZATIONAL_UNIT_NAME)}
 
 
 def _key(cert: x509.Certificate) -> str:
@@ -109,8 +131,8 @@ def cert_fields(der: bytes, now: dt.datetime | None = None) -> dict[str, str]:
         sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
     hash_alg = cert.signature_hash_algorithm
     return {
-        "tls.subject_cn": _cn(cert.subject),
-        "tls.issuer_cn": _cn(cert.issuer),
+        **name_fields("subject", cert.subject),
+        **name_fields("issuer", cert.issuer),
         "tls.self_signed": str(self_signed).lower(),
         "tls.not_before": cert.not_valid_before_utc.isoformat(),
         "tls.not_after": cert.not_valid_after_utc.isoformat(),
@@ -125,6 +147,11 @@ def cert_fields(der: bytes, now: dt.datetime | None = None) -> dict[str, str]:
 async def probe(address: str, port: int, *, timeout: float) -> Observation:
     """One handshake: negotiated version and cipher plus the certificate's facts."""
     obs = Observation(address, port, "tls")
+    try:
+        address = admit(address)
+    except ScopeError as exc:
+        obs.error, obs.raw = "out-of-scope", str(exc)[:200]
+        return obs
     try:
         obj = await _handshake(address, port, client_context(), timeout)
         cipher = obj.cipher()
@@ -156,7 +183,7 @@ async def supported_versions(address: str, port: int, *, timeout: float) -> list
         left = deadline - loop.time()
         if name in skip or left <= 0:
             continue
-        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, asyncio.TimeoutError):
+        with contextlib.suppress(ssl.SSLError, OSError, TimeoutError, ValueError):  # ScopeError
             obj = await _handshake(address, port, client_context(ver), left)
             if obj.version() == name:
                 out.append(name)

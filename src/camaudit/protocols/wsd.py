@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import uuid
 from typing import Callable, TypeVar
 from urllib.parse import unquote
@@ -18,6 +17,7 @@ from urllib.parse import unquote
 from camaudit.model import Observation
 from camaudit.protocols._net import MAX_READ, ProbeError
 from camaudit.protocols.http import local, parse_xml
+from camaudit.scope import admit
 
 T = TypeVar("T")
 PORT = 3702
@@ -26,11 +26,10 @@ WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 PROBE_MATCHES = WSD + "/ProbeMatches"
 
 
-def check_unicast(address: str) -> None:
-    """Raise ValueError unless ``address`` is a single-host IP address."""
-    ip = ipaddress.ip_address(address)
-    if ip.is_multicast or ip.is_unspecified or str(ip) == "255.255.255.255":
-        raise ValueError(f"{address} is not a unicast address")
+def check_unicast(address: str) -> str:
+    """The address, normalised, when the scope guard admits it (which refuses multicast,
+    broadcast and 0.0.0.0/8 in every spelling); ScopeError (a ValueError) otherwise."""
+    return admit(address)
 
 
 class _Collector(asyncio.DatagramProtocol):
@@ -63,7 +62,7 @@ async def unicast_exchange(address: str, port: int, payload: bytes,
 
     The socket is connected to the target, so datagrams from anyone else are dropped by the
     kernel; SO_BROADCAST is never set."""
-    check_unicast(address)
+    address = check_unicast(address)
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(
         lambda: _Collector(accept), remote_addr=(address, port))

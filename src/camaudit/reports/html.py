@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -173,3 +174,8 @@ def render_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
 def render_print_html(doc: dict[str, Any], lang: str, kb: Any = None) -> str:
     """The same sections laid out for print (A4, cover, running header, page numbers)."""
     return _env.get_template("report_print.html.j2").render(**page_model(doc, lang, kb))
+
+
+def stream_html(doc: dict[str, Any], lang: str, kb: Any = None) -> Iterator[str]:
+    """The HTML report piece by piece (section after section, device after device)."""
+    return _env.get_template("report.html.j2").generate(**page_model(doc, lang, kb))

@@ -134,7 +134,8 @@ def build_plan(doc: dict[str, Any], lang: str, kb: Any = None) -> list[Step]:
             s.severity = severity
         if check and check not in s.checks:
             s.checks.append(check)
-        item = next((d for d in s.devices if d.address == dev["address"]), None)
+        # devices are taken one after the other: this device's item, if any, is the last one
+        item = s.devices[-1] if s.devices and s.devices[-1].address == dev["address"] else None
         if item is None:
             item = DeviceItem(dev["address"], device_name(dev, cat))
             s.devices.append(item)

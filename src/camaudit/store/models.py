@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
-LOCAL_ORG_ID = 1  # the "local" organisation and system migration 0003 creates: the CLI's scans land there
+LOCAL_ORG_ID = 1  # the "local" organisation and system migration 0004 creates: the CLI's scans land there
 LOCAL_SYSTEM_ID = 1
 
 
@@ -32,8 +32,6 @@ class Scan(Base):
     system_id: Mapped[int] = mapped_column(ForeignKey("camera_systems.id"), index=True, default=LOCAL_SYSTEM_ID)
     request_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)  # idempotent enqueue
     requested_by: Mapped[str] = mapped_column(String(200), default="")
-    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     applied: Mapped[bool] = mapped_column(Boolean, default=False)  # findings lifecycle applied
@@ -47,6 +45,9 @@ class Scan(Base):
     hosts_total: Mapped[int] = mapped_column(Integer, default=0)
     hosts_done: Mapped[int] = mapped_column(Integer, default=0)
     hosts_up: Mapped[int] = mapped_column(Integer, default=0)
+    # the lease of a running scan: one runner at a time (Store.claim_scan / renew_scan / release_scan)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     hosts: Mapped[list["ScanHost"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
     findings: Mapped[list["FindingRow"]] = relationship(back_populates="scan", cascade="all, delete-orphan")

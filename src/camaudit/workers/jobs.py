@@ -11,10 +11,10 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import socket
 from typing import Any
 
 from camaudit.store import lease as leases
+from camaudit.store.db import ScanBusy, lease_owner
 from camaudit.store import schedules
 from camaudit.store.lifecycle import apply_scan
 from camaudit.store.platform import Platform
@@ -23,7 +23,9 @@ log = logging.getLogger("camaudit.workers")
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The lease owner's name, as the command line's: host/pid/random (store.db.lease_owner), so
+    a lease left by a killed process of this machine is taken over at once."""
+    return lease_owner()
 
 
 def _lease_time() -> dt.timedelta:
@@ -67,7 +69,8 @@ def execute_scan(platform: Platform, scan_id: str, *, worker: str | None = None,
 
         keeper = asyncio.create_task(keep_lease())
         try:
-            await run_scan([], None, platform.store, scope=scope, resume=scan_id)  # type: ignore[arg-type]
+            await run_scan([], None, platform.store, scope=scope, resume=scan_id,  # type: ignore[arg-type]
+                           owner=worker, ttl=lease.total_seconds())
         finally:
             keeper.cancel()
 
@@ -76,10 +79,15 @@ def execute_scan(platform: Platform, scan_id: str, *, worker: str | None = None,
     except (asyncio.CancelledError, KeyboardInterrupt):
         leases.release(platform, scan_id, worker, status="interrupted")
         return "interrupted"
+    except ScanBusy:  # a checkpoint found the lease taken over: the scan is another worker's now
+        log.warning("scan %s: lease lost, stopped", scan_id)
+        return "interrupted"
     except Exception as exc:  # a scope change, a bad option, the store failing: say so on the scan
         log.exception("scan %s failed", scan_id)
         leases.release(platform, scan_id, worker, status="failed", error=f"{type(exc).__name__}: {exc}")
         return "failed"
+    if not leases.renew(platform, scan_id, worker, lease=lease):  # lost after the last host: not ours to finish
+        return "interrupted"
     apply_findings(platform, scan_id, actor=worker)
     leases.release(platform, scan_id, worker, status="finished")
     return "finished"

@@ -2,14 +2,14 @@
 findings, audit log; org_id/system_id on scans, hosts, findings, devices, attestations
 (backfilled with a "local" organisation and system); device keys unique per system.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003 (the scan lease: scans.lease_owner, lease_expires)
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -189,8 +189,6 @@ def upgrade() -> None:
         b.add_column(_system_fk("scans"))
         b.add_column(sa.Column("request_key", sa.String(200), nullable=True))
         b.add_column(sa.Column("requested_by", sa.String(200), nullable=False, server_default=""))
-        b.add_column(sa.Column("lease_owner", sa.String(200), nullable=True))
-        b.add_column(sa.Column("lease_until", TZ, nullable=True))
         b.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         b.add_column(sa.Column("error", sa.Text(), nullable=False, server_default=""))
         b.add_column(sa.Column("applied", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -249,4 +247,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0003 is not reversible: the platform's data would be lost")
+    raise NotImplementedError("0004 is not reversible: the platform's data would be lost")
