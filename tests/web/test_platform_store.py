@@ -191,6 +191,55 @@ def test_lease_claim_renew_expiry_and_org_limit(plat):
         assert s.get(Scan, a).status == "finished" and s.get(Scan, a).lease_owner is None
 
 
+def test_one_lease_for_the_command_line_and_the_workers(plat):
+    """The workers' lease (store/lease.py) and `camaudit scan --resume`'s (Store.claim_scan) are
+    one: the same columns, each refuses the other's live lease, and the organisation's limit
+    counts a scan the command line runs."""
+    import socket
+    import subprocess
+
+    from camaudit.store import Store
+    from camaudit.store.db import ScanBusy, lease_owner
+
+    org, system = _setup(plat)
+    with plat.sessions() as s:
+        s.execute(update(Organisation).where(Organisation.id == org).values(max_running_scans=1))
+        s.commit()
+    with plat.system("t", "scan:run") as db:
+        a = scans.request(db, system, request_key="one-lease-a", targets=["127.75.20.1"])["id"]
+        b = scans.request(db, system, request_key="one-lease-b", targets=["127.75.20.2"])["id"]
+    worker = lease_owner()
+    assert lease.claim(plat, a, worker)
+    cli = Store(plat.url, migrate=False)  # another runner's store, as `camaudit scan --resume a`
+    try:
+        with pytest.raises(ScanBusy, match="already being run"):
+            cli.claim_scan(a, lease_owner())
+        lease.release(plat, a, worker, status="interrupted")
+        me = lease_owner()
+        cli.claim_scan(a, me)  # free now: the command line resumes it
+        cli.set_status(a, "running")
+        assert not lease.claim(plat, a, lease_owner())  # no worker takes it from the command line
+        assert not lease.claim(plat, b, lease_owner())  # and it counts toward the organisation's limit
+        with plat.sessions() as s:
+            row = s.get(Scan, a)
+            assert row.lease_owner == me and row.lease_expires is not None
+        assert cli.release_scan(a, me)
+        assert lease.claim(plat, b, worker)
+        # a worker of this machine killed with -9 leaves a lease nobody renews: taken at once
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        with plat.sessions() as s:
+            s.execute(update(Scan).where(Scan.id == b).values(
+                lease_owner=f"{socket.gethostname()[:120]}/{gone.pid}/dead",
+                lease_expires=dt.datetime.now(UTC) + dt.timedelta(hours=1)))
+            s.commit()
+        assert lease.claim(plat, b, worker)
+        with plat.sessions() as s:
+            assert s.get(Scan, b).lease_owner == worker and s.get(Scan, b).attempts == 2
+    finally:
+        cli.close()
+
+
 def test_schedules_in_ho_chi_minh_time_and_enqueue_once(plat):
     first_monday = schedules.next_after("FREQ=MONTHLY;BYDAY=1MO;BYHOUR=2;BYMINUTE=0;BYSECOND=0",
                                         dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 11, 28, tzinfo=UTC))
