@@ -134,11 +134,16 @@ def _compliance_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
 def overview(request: Request, db: Overview, q: str = "", under: str = "", overdue: str = "") -> Response:
     who = _principal(db)
     under_id = _int_or_404(under) if under else None
-    visible = orgs_svc.visible(db)
+    filtered = bool(under_id is not None or q or overdue)
+    # the tops of the caller's grants (their subtrees are what it may see); the organisation list
+    # is read only when a filter hides rows the filter menu still needs
+    tops = [int(p.strip("/").split("/")[-1]) for p in who.paths(db.perm)] if not who.everything else []
+    visible = orgs_svc.visible(db) if filtered or not tops else None
     rows: list[dict[str, Any]] = []
-    for root in ([under_id] if under_id is not None else [r["id"] for r in _roots(visible)]):
+    roots = [under_id] if under_id is not None else tops or [r["id"] for r in _roots(visible or [])]
+    for root in roots:
         rows += [_org_row(r) for r in orgs_svc.overview(db, root, q=q[:200] or None, only_overdue=bool(overdue))]
-    parents = [o for o in visible if o["depth"] < 3]
+    parents = [o for o in (visible if visible is not None else rows) if o["depth"] < 3]
     title = _("Province overview")
     return page(request, "overview.html", principal=who, title=title, rows=rows, totals=_totals(rows),
                 parents=parents, filters={"q": q[:200], "under": under_id, "overdue": bool(overdue)},
