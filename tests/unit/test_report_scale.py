@@ -30,7 +30,7 @@ def _fleet(store, devices, down=0, evidence=""):
                                   evidence={"banner": evidence}))
         batch.append((h, addr, None))
     for j in range(down):
-        batch.append((None, f"127.74.{j // 256}.{j % 256}", None))
+        batch.append((None, f"127.73.{100 + j // 256}.{j % 256}", None))
     for k in range(0, len(batch), 500):
         store.record_hosts(sid, batch[k:k + 500])
     store.set_status(sid, "finished")
