@@ -82,7 +82,7 @@ def login_form(request: Request, next: str = "/", error: str | None = None) -> R
     if not next.startswith("/") or next.startswith("//"):
         next = "/"
     return page(request, "login.html", title=_("Log in"), error=message, next=next, username="",
-                sso=getattr(request.app.state, "oidc_login_url", None))
+                sso="/auth/oidc/login" if getattr(request.app.state, "oidc", None) is not None else None)
 
 
 @router.get("/")
