@@ -1,5 +1,7 @@
 # camaudit — the two commands a user needs:
-#   make demo   lab of emulated cameras up, scan it, write reports to out/, lab down
+#   make demo   lab of emulated cameras up, scan it, write reports to out/, then serve the platform
+#               with a demo province on http://127.0.0.1:8080 until Ctrl-C, lab down
+#               (make demo SERVE=0: stop after the reports)
 #   make test   every test (unit, lab, integration against real Debian servers)
 # Both set up what is missing first: Debian packages (when run as root), the .venv, the package.
 
@@ -8,22 +10,28 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Debian packages the lab, the integration tests and the benchmark use.
+# Debian packages the lab, the integration tests, the browser tests and the benchmark use.
 DEB_PACKAGES := nmap ieee-data ffmpeg busybox-static lighttpd vsftpd snmpd snmp openssl iproute2 \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly \
 	gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
-	fonts-noto-core fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+	fonts-noto-core fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils \
+	chromium postgresql redis-server
 
-.PHONY: demo test setup deb venv bench clean
+SERVE ?= 1
+
+.PHONY: demo test setup deb venv bench bench-platform clean
 
 demo: setup
-	$(BIN)/camaudit demo --out out
+	$(BIN)/camaudit demo --out out $(if $(filter 0,$(SERVE)),--no-serve,--serve)
 
 test: setup
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+bench-platform: setup
+	$(BIN)/python bench/platform.py
 
 setup: deb venv
 

@@ -42,5 +42,14 @@ def lab_scan(lab, tmp_path_factory):
 
     db = tmp_path_factory.mktemp("db") / "scan.sqlite"
     store = Store(f"sqlite:///{db}")
-    sid = asyncio.run(run_scan([NETWORK], ScanOptions(operator="e2e"), store, scope=Scope.parse([NETWORK])))
+    scan = run_scan([NETWORK], ScanOptions(operator="e2e"), store, scope=Scope.parse([NETWORK]))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        sid = asyncio.run(scan)
+    else:  # the browser tests' Playwright (sync API) keeps a loop running in this thread for the session
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            sid = pool.submit(asyncio.run, scan).result()
     return store.report_document(sid)

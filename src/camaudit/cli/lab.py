@@ -88,8 +88,12 @@ def lab_status(state_dir, fmt) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
 @click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
 @click.option("--db", envvar="CAMAUDIT_DB")
-def demo(out_dir, lang, db) -> None:
-    """Lab up, scan it, write reports (HTML, PDF, XLSX, JSON, CSV), lab down."""
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="After the reports, serve the platform with a demo province on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def demo(out_dir, lang, db, serve, port) -> None:
+    """Lab up, scan it, write reports (HTML, PDF, XLSX, JSON, CSV); then (unless --no-serve) serve
+    the platform with a demo province on http://127.0.0.1:8080 until Ctrl-C; lab down."""
     import asyncio
     import tempfile
 
@@ -117,12 +121,16 @@ def demo(out_dir, lang, db) -> None:
             with progress:
                 scan_id = asyncio.run(run_scan([network], ScanOptions(operator="demo"), store,
                                                scope=Scope.parse([network]), progress=progress.event))
+            from camaudit.reports.document import build
+
+            doc = build(store, scan_id, profile="all", lang=lang, system=f"Lab ({network})")
+            print_summary(out, doc, lang)
+            base = Path(out_dir) / "demo"
+            _write_reports(doc, [f"{base}.{ext}" for ext in ("html", "pdf", "xlsx", "json", "csv")], lang)
+            if serve:  # the lab stays up while the platform serves, so its scans find the devices
+                from camaudit.web.demo import serve as serve_platform
+
+                serve_platform(Path(out_dir), port=port, console=err)
         finally:
             lab_ctx.stop()
             err.print("lab down")
-    from camaudit.reports.document import build
-
-    doc = build(store, scan_id, profile="all", lang=lang, system=f"Lab ({network})")
-    print_summary(out, doc, lang)
-    base = Path(out_dir) / "demo"
-    _write_reports(doc, [f"{base}.{ext}" for ext in ("html", "pdf", "xlsx", "json", "csv")], lang)

@@ -386,8 +386,9 @@ def checks_cmd(lang, fmt) -> None:
 from camaudit.cli.compliance import assess, attest, diff  # noqa: E402
 from camaudit.cli.kb import kb  # noqa: E402
 from camaudit.cli.lab import demo, lab  # noqa: E402
+from camaudit.cli.platform import admin, serve, worker  # noqa: E402
 
-for _command in (lab, demo, assess, attest, diff, kb):
+for _command in (lab, demo, assess, attest, diff, kb, serve, worker, admin):
     main.add_command(_command)
 
 

@@ -37,15 +37,22 @@ def knowledge():
 
 
 async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, scope: Scope | None = None,
-                   progress: Progress | None = None, resume: str | None = None) -> str:
+                   progress: Progress | None = None, resume: str | None = None,
+                   owner: str | None = None, ttl: float = LEASE_TTL) -> str:
     """Scan ``targets`` (what the user wrote) and return the scan id.
 
     With ``resume`` the targets and options of that scan are reused and the hosts already done
-    are skipped.  Raises TargetError / ScopeError before any packet is sent."""
-    owner = lease_owner()
+    are skipped.  Raises TargetError / ScopeError before any packet is sent.
+
+    The scan runs under its lease (``ttl`` seconds, renewed by progress and a keeper).  A caller
+    that already holds it (a platform worker, store/lease.py) passes its ``owner``: the lease is
+    then kept but not given back here, and the final status is left to the caller, which
+    writes it when it releases the lease (only if it still holds it)."""
+    held = owner is not None
+    owner = owner or lease_owner()
     if resume:
         record = store.get_scan(resume)
-        store.claim_scan(record.id, owner)  # a second runner of the same scan is refused here
+        store.claim_scan(record.id, owner, ttl)  # a second runner of the same scan is refused here
         targets = list(record.targets)
         options = options_from_dict(record.options)
     try:
@@ -55,7 +62,7 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         kb, kb_version = knowledge()
         scanner = Scanner(options, store=store, kb=kb, progress=progress)  # validates check names
     except BaseException:
-        if resume:
+        if resume and not held:
             store.release_scan(record.id, owner)
         raise
     if resume:
@@ -65,15 +72,15 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
     else:
         scan_id = store.create_scan(targets=targets, options=options.to_dict(), operator=options.operator,
                                     tool_version=__version__, knowledge_version=kb_version,
-                                    hosts_total=len(target_set), owner=owner)
+                                    hosts_total=len(target_set), owner=owner, ttl=ttl)
         skip = set()
-    keeper = asyncio.ensure_future(_keep_lease(store, scan_id, owner))
+    keeper = asyncio.ensure_future(_keep_lease(store, scan_id, owner, ttl))
     try:
         with guarding(scope, target_set):  # every connection of the scan passes this gate
             await scanner.run(target_set, scan_id=scan_id, skip=skip)
     except BaseException as exc:  # Ctrl-C, cancellation, a crash: the done hosts are kept for --resume
         keeper.cancel()
-        if isinstance(exc, ScanBusy):  # the scan is someone else's now: leave its status alone
+        if isinstance(exc, ScanBusy) or held:  # someone else's now, or the caller's to say
             raise
         try:
             _record_status(store, scan_id, "interrupted")
@@ -81,21 +88,22 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
             store.release_scan(scan_id, owner)
         raise
     keeper.cancel()
-    try:
-        _record_status(store, scan_id, "finished")
-    finally:
-        store.release_scan(scan_id, owner)
+    if not held:
+        try:
+            _record_status(store, scan_id, "finished")
+        finally:
+            store.release_scan(scan_id, owner)
     return scan_id
 
 
-async def _keep_lease(store: Store, scan_id: str, owner: str) -> None:
+async def _keep_lease(store: Store, scan_id: str, owner: str, ttl: float) -> None:
     """Renew the scan's lease while it runs, even when no host finishes for a while (progress
     renews it too).  A lease lost to another runner is noticed by the next checkpoint, which
     fails and stops the scan."""
     while True:
-        await asyncio.sleep(LEASE_TTL / 3)
+        await asyncio.sleep(ttl / 3)
         try:
-            await asyncio.to_thread(store.renew_scan, scan_id, owner)
+            await asyncio.to_thread(store.renew_scan, scan_id, owner, ttl)
         except StoreError:
             return
 

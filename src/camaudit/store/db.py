@@ -17,21 +17,30 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from platformdirs import user_data_dir
-from sqlalchemy import create_engine, event, func, insert, inspect, or_, select, text, update
+from sqlalchemy import ColumnElement, create_engine, event, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from camaudit.model import HostResult
-from camaudit.store.models import AttestationRow, Device, FindingRow, Scan, ScanHost, utcnow
+from camaudit.store.models import (
+    LOCAL_ORG_ID,
+    LOCAL_SYSTEM_ID,
+    AttestationRow,
+    Device,
+    FindingRow,
+    Scan,
+    ScanHost,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest migration (a test keeps it equal to Alembic's head)
+HEAD = "0004"  # the newest migration (a test keeps it equal to Alembic's head)
 MIGRATION_LOCK = 0x63616D61  # PostgreSQL advisory lock key ("cama") held while the schema is created or migrated
 LEASE_TTL = 60.0  # seconds a scan's lease lasts unless renewed (by progress, or by the runner's keeper)
 RETRIES = 4  # attempts of a write that hit a deadlock, a serialisation failure or a busy SQLite file
@@ -85,6 +94,17 @@ def _owner_is_dead(owner: str | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+def lease_free(owner: str, now: dt.datetime) -> ColumnElement[bool]:
+    """The one meaning of a claimable lease, for every runner (the command line's ``--resume``,
+    the platform's workers): nobody holds it, ``owner`` already does, or it expired."""
+    return or_(Scan.lease_owner.is_(None), Scan.lease_owner == owner, Scan.lease_expires < now)
+
+
+def lease_live(now: dt.datetime, scan: Any = Scan) -> ColumnElement[bool]:
+    """The scan's lease is held and has not expired (``scan``: the model or an alias of it)."""
+    return scan.lease_owner.is_not(None) & (scan.lease_expires >= now)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -241,8 +261,10 @@ class Store:
     @_guarded("cannot record the scan in")
     def create_scan(self, *, targets: list[str], options: dict[str, Any], operator: str,
                     tool_version: str, knowledge_version: str, hosts_total: int,
-                    owner: str | None = None, ttl: float = LEASE_TTL) -> str:
-        """A new scan, status running; with ``owner`` its lease is taken in the same insert."""
+                    owner: str | None = None, ttl: float = LEASE_TTL,
+                    org_id: int = LOCAL_ORG_ID, system_id: int = LOCAL_SYSTEM_ID) -> str:
+        """A new scan, status running; with ``owner`` its lease is taken in the same insert.
+        The command line's scans belong to the "local" organisation and system."""
         limit = getattr(Scan.__table__.c.operator.type, "length", None)
         if limit is not None and len(operator) > limit:
             raise StoreError(f"the operator name is {len(operator)} characters long; at most {limit} are kept")
@@ -250,7 +272,8 @@ class Store:
         with self.session.begin() as s:
             s.add(Scan(id=scan_id, targets=targets, options=options, operator=operator,
                        tool_version=tool_version, knowledge_version=knowledge_version,
-                       hosts_total=hosts_total, status="running", lease_owner=owner,
+                       hosts_total=hosts_total, status="running", org_id=org_id, system_id=system_id,
+                       lease_owner=owner,
                        lease_expires=utcnow() + dt.timedelta(seconds=ttl) if owner else None))
         if owner:
             self._leases[scan_id] = (owner, ttl)
@@ -259,27 +282,36 @@ class Store:
     # -- the lease of a running scan (the command line and the platform's workers) -------
 
     @_guarded("cannot claim the scan in")
-    def claim_scan(self, scan_id: str, owner: str, ttl: float = LEASE_TTL) -> None:
+    def claim_scan(self, scan_id: str, owner: str, ttl: float = LEASE_TTL, *, now: dt.datetime | None = None,
+                   only_if: Sequence[ColumnElement[bool]] = (), also: Mapping[str, Any] | None = None) -> None:
         """Take the lease of ``scan_id`` for ``owner`` for ``ttl`` seconds: free, already ours,
-        expired, or held by a process of this machine that is gone.  Otherwise ScanBusy."""
-        now = utcnow()
-        until = now + dt.timedelta(seconds=ttl)
+        expired, or held by a process of this machine that is gone.  Otherwise ScanBusy.
+
+        ``only_if``: further conditions of the same conditional UPDATE, and ``also``: further
+        values it sets (the platform's workers: the scan is waiting, its organisation runs fewer
+        scans than its limit; status, attempts).  A claim they refuse raises ScanBusy too."""
+        now = now or utcnow()
+        values = {**(also or {}), "lease_owner": owner, "lease_expires": now + dt.timedelta(seconds=ttl)}
         with self.session.begin() as s:
-            res = s.execute(update(Scan).where(
-                Scan.id == scan_id,
-                or_(Scan.lease_owner.is_(None), Scan.lease_owner == owner, Scan.lease_expires < now),
-            ).values(lease_owner=owner, lease_expires=until))
+            res = s.execute(update(Scan).where(Scan.id == scan_id, lease_free(owner, now), *only_if)
+                            .values(**values).execution_options(synchronize_session=False))
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 row = s.execute(select(Scan.lease_owner, Scan.lease_expires).where(Scan.id == scan_id)).first()
                 if row is None:
                     raise NotFound(f"no scan with id {scan_id!r}")
                 held_by, expires = row
                 taken = False
-                if _owner_is_dead(held_by):  # compare-and-set: one of two claimants wins
-                    res = s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == held_by)
-                                    .values(lease_owner=owner, lease_expires=until))
+                if held_by is not None and held_by != owner and _owner_is_dead(held_by):
+                    # compare-and-set: one of two claimants wins
+                    res = s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == held_by, *only_if)
+                                    .values(**values).execution_options(synchronize_session=False))
                     taken = res.rowcount == 1  # type: ignore[attr-defined]
                 if not taken:
+                    free = s.scalar(select(func.count()).select_from(Scan)
+                                    .where(Scan.id == scan_id, lease_free(owner, now)))
+                    if free or held_by is None or _owner_is_dead(held_by):
+                        raise ScanBusy(f"scan {scan_id[:8]} cannot be claimed now (not waiting for a runner, "
+                                       f"or its organisation already runs its maximum of scans)")
                     raise ScanBusy(f"scan {scan_id[:8]} is already being run by {held_by} (lease until "
                                    f"{_iso(expires)}); wait for it to end, or for the lease to expire")
         self._leases[scan_id] = (owner, ttl)
@@ -298,12 +330,15 @@ class Store:
             raise ScanBusy(f"scan {scan_id[:8]}: the lease of {owner} was lost (expired and taken over)")
 
     @_guarded("cannot release the scan in")
-    def release_scan(self, scan_id: str, owner: str) -> None:
-        """Give the lease back (only ``owner``'s own lease is released)."""
+    def release_scan(self, scan_id: str, owner: str, *, also: Mapping[str, Any] | None = None) -> bool:
+        """Give the lease back (only ``owner``'s own lease is released), setting ``also`` in the
+        same UPDATE (the platform's final status).  False when ``owner`` no longer held it."""
         self._leases.pop(scan_id, None)
         with self.session.begin() as s:
-            s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == owner)
-                      .values(lease_owner=None, lease_expires=None))
+            res = s.execute(update(Scan).where(Scan.id == scan_id, Scan.lease_owner == owner)
+                            .values(**(also or {}), lease_owner=None, lease_expires=None)
+                            .execution_options(synchronize_session=False))
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     @_guarded("cannot read the scans from")
     def resolve_scan_id(self, prefix: str) -> str:
@@ -373,7 +408,11 @@ class Store:
         if scan_id in self._leases:
             owner, ttl = self._leases[scan_id]
             self._renew(s, scan_id, owner, ttl)
-        down = [{"scan_id": scan_id, "address": a, "hostname": hn, "up": False, "finished_at": now}
+        where = s.execute(select(Scan.org_id, Scan.system_id).where(Scan.id == scan_id)).first()
+        if where is None:
+            raise NotFound(f"no scan with id {scan_id!r}")
+        org_id, system_id = where
+        down = [{"scan_id": scan_id, "org_id": org_id, "address": a, "hostname": hn, "up": False, "finished_at": now}
                 for h, a, hn in batch if h is None]
         up = [(h, a, hn, h.identity.to_dict()) for h, a, hn in batch if h is not None]
         up.sort(key=lambda u: device_key(u[1], u[3]))
@@ -381,12 +420,12 @@ class Store:
             s.execute(insert(ScanHost), down)
         hosts, findings = [], []
         for host, address, hostname, ident in up:
-            device_id = self._upsert_device(s, host, address, hostname, ident, now)
-            hosts.append({"scan_id": scan_id, "address": address, "hostname": host.hostname or hostname, "up": True,
+            device_id = self._upsert_device(s, host, address, hostname, ident, now, org_id, system_id)
+            hosts.append({"scan_id": scan_id, "org_id": org_id, "address": address, "hostname": host.hostname or hostname, "up": True,
                           "device_id": device_id, "open_ports": host.open_ports, "udp_ports": host.udp_ports,
                           "identity": ident, "observations": [o.to_dict() for o in host.observations],
                           "errors": host.errors, "checks_run": host.checks_run, "finished_at": now})
-            findings += [{"scan_id": scan_id, "device_id": device_id, "address": f.address, "check_id": f.check_id,
+            findings += [{"scan_id": scan_id, "org_id": org_id, "device_id": device_id, "address": f.address, "check_id": f.check_id,
                           "severity": f.severity.value, "port": f.port, "protocol": f.protocol,
                           "evidence": f.evidence, "clauses": f.clauses, "cves": f.cves} for f in host.findings]
         if hosts:
@@ -399,10 +438,11 @@ class Store:
             raise NotFound(f"no scan with id {scan_id!r}")
 
     def _upsert_device(self, s: Session, host: HostResult, address: str, hostname: str | None,
-                       ident: dict[str, Any], now: dt.datetime) -> int:
-        """Insert or update the device on its key in one statement (INSERT ... ON CONFLICT)."""
+                       ident: dict[str, Any], now: dt.datetime, org_id: int, system_id: int) -> int:
+        """Insert or update the device on its key within its camera system in one statement
+        (INSERT ... ON CONFLICT (system_id, key))."""
         key = device_key(address, ident)
-        values: dict[str, Any] = {"key": key, "address": address, "hostname": host.hostname or hostname,
+        values: dict[str, Any] = {"org_id": org_id, "system_id": system_id, "key": key, "address": address, "hostname": host.hostname or hostname,
                                   "last_seen": now, "first_seen": now, "kind": ident["kind"],
                                   "confidence": ident["confidence"]}
         for attr in ("vendor", "model", "firmware", "serial", "mac"):
@@ -418,11 +458,11 @@ class Store:
                                                                       "confidence")}
             for attr in ("vendor", "model", "firmware", "serial", "mac"):  # a value seen once is kept
                 changes[attr] = func.coalesce(stmt.excluded[attr], table[attr])
-            return s.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=changes)
+            return s.execute(stmt.on_conflict_do_update(index_elements=["system_id", "key"], set_=changes)
                              .returning(Device.id)).scalar_one()
         # another database: look up, insert in a savepoint, and look up again if someone else won
         for _ in range(2):
-            device = s.scalar(select(Device).where(Device.key == key))
+            device = s.scalar(select(Device).where(Device.system_id == system_id, Device.key == key))
             if device is None:
                 try:
                     with s.begin_nested():

@@ -9,6 +9,10 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+LOCAL_ORG_ID = 1  # the "local" organisation and system migration 0004 creates: the CLI's scans land there
+LOCAL_SYSTEM_ID = 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -23,7 +27,14 @@ class Scan(Base):
     __tablename__ = "scans"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|finished|interrupted|failed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # queued|running|finished|interrupted|failed
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
+    system_id: Mapped[int] = mapped_column(ForeignKey("camera_systems.id"), index=True, default=LOCAL_SYSTEM_ID)
+    request_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)  # idempotent enqueue
+    requested_by: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)  # findings lifecycle applied
     operator: Mapped[str] = mapped_column(String(200), default="")
     targets: Mapped[list[Any]] = mapped_column(JSON, default=list)  # what the user wrote
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -43,12 +54,21 @@ class Scan(Base):
 
 
 class Device(Base):
-    """A device across scans, keyed by serial or MAC when a protocol revealed it, else address."""
+    """A device across scans of one camera system, keyed by serial or MAC when a protocol
+    revealed it, else address (unique per system: two agencies' 10.0.0.5 are two devices)."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("system_id", "key", name="uq_devices_system_key"),
+        # covers the overview's sums per organisation (no table access for 50,000 devices)
+        Index("ix_devices_summary", "org_id", "open_critical", "open_high", "open_medium", "open_low", "open_info",
+              "overdue"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
+    system_id: Mapped[int] = mapped_column(ForeignKey("camera_systems.id"), index=True, default=LOCAL_SYSTEM_ID)
+    key: Mapped[str] = mapped_column(String(200), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     vendor: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
@@ -60,6 +80,17 @@ class Device(Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Summary of the device's open tracked findings (store/lifecycle.py refresh_devices), so the
+    # overviews add up devices, not a million findings.  Stale when summary_at is NULL or when
+    # next_due_at has passed (an open finding became overdue since).
+    open_critical: Mapped[int] = mapped_column(Integer, default=0)
+    open_high: Mapped[int] = mapped_column(Integer, default=0)
+    open_medium: Mapped[int] = mapped_column(Integer, default=0)
+    open_low: Mapped[int] = mapped_column(Integer, default=0)
+    open_info: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    summary_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class ScanHost(Base):
@@ -70,6 +101,7 @@ class ScanHost(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     address: Mapped[str] = mapped_column(String(64))
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     up: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -92,6 +124,7 @@ class FindingRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True, index=True)
     address: Mapped[str] = mapped_column(String(64))
     check_id: Mapped[str] = mapped_column(String(80))
@@ -113,6 +146,7 @@ class AttestationRow(Base):
     __table_args__ = (Index("ix_attestations_subject_clause", "subject", "clause"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True, default=LOCAL_ORG_ID)
     subject: Mapped[str] = mapped_column(String(200))  # a device key
     clause: Mapped[str] = mapped_column(String(200))
     verdict: Mapped[str] = mapped_column(String(8))  # pass | fail | na
@@ -122,3 +156,7 @@ class AttestationRow(Base):
     evidence_sha256: Mapped[str] = mapped_column(String(64), default="")
     evidence_size: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# The platform's tables (organisations, users, systems, audit...) share this metadata.
+from camaudit.store import platform_models as _platform_models  # noqa: E402,F401

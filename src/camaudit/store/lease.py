@@ -1,0 +1,102 @@
+"""Scan leases on the platform: the store's one lease (``Store.claim_scan`` / ``renew_scan`` /
+``release_scan``: scans.lease_owner and lease_expires, the same the command line's ``--resume``
+takes), with the platform's conditions added to the claim.  A worker claims a queued (or
+abandoned) scan with one conditional UPDATE, keeps the lease alive while it runs, and releases
+it.  A worker that dies stops renewing; once the lease expires (at once when the dead process
+was on this machine) another worker's claim succeeds and the engine resumes the scan (hosts
+already recorded are skipped; UNIQUE(scan_id, address) refuses a host recorded twice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from camaudit.store import audit
+from camaudit.store.db import ScanBusy, lease_live
+from camaudit.store.models import Scan, utcnow
+from camaudit.store.platform import Platform
+from camaudit.store.platform_models import Organisation
+
+LEASE = dt.timedelta(seconds=60)
+MAX_ATTEMPTS = 5  # claims of one scan before it is left for a person to look at
+
+
+def _waiting() -> ColumnElement[bool]:
+    """Queued or interrupted, or running under a lease (which lease_free then finds expired)."""
+    return or_(Scan.status.in_(("queued", "interrupted")),
+               and_(Scan.status == "running", Scan.lease_expires.is_not(None)))
+
+
+def claim(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta = LEASE,
+          now: dt.datetime | None = None) -> bool:
+    """True if this worker now holds the scan.  Refused when another holds a live lease, when
+    the scan is finished, or when its organisation already runs its maximum of scans."""
+    now = now or utcnow()
+    other = aliased(Scan)
+    running = (select(func.count()).select_from(other)
+               .where(other.org_id == Scan.org_id, other.status == "running", lease_live(now, other),
+                      other.id != scan_id).scalar_subquery())
+    limit = select(Organisation.max_running_scans).where(Organisation.id == Scan.org_id).scalar_subquery()
+    try:
+        platform.store.claim_scan(scan_id, worker, lease.total_seconds(), now=now,
+                                  only_if=[_waiting(), Scan.attempts < MAX_ATTEMPTS, running < limit],
+                                  also={"status": "running", "attempts": Scan.attempts + 1})
+    except ScanBusy:
+        return False
+    with platform.sessions() as s:
+        s.info["audit_actor"] = (None, worker)
+        org_id = s.scalar(select(Scan.org_id).where(Scan.id == scan_id))
+        audit.record(s, "scan.claim", "scans", scan_id, org_id, after={"worker": worker})
+        s.commit()
+    return True
+
+
+def renew(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta = LEASE) -> bool:
+    """False when the lease was lost (expired and taken): the caller must stop.  Not conditional
+    on the status: a worker that lost its lease may have marked the scan interrupted on its way
+    out; the holder goes on."""
+    try:
+        platform.store.renew_scan(scan_id, worker, lease.total_seconds())
+    except ScanBusy:
+        return False
+    return True
+
+
+def release(platform: Platform, scan_id: str, worker: str, *, status: str | None = None, error: str = "") -> None:
+    """Give the lease back, with the scan's final status in the same UPDATE (only if ``worker``
+    still held it: a worker that lost its lease changes nothing)."""
+    values: dict[str, object] = {}
+    if status:
+        values["status"] = status
+        if status in ("finished", "failed"):
+            values["finished_at"] = utcnow()
+    if error:
+        values["error"] = error[:2000]
+    released = platform.store.release_scan(scan_id, worker, also=values)
+    if released and status in ("finished", "failed"):
+        with platform.sessions() as s:
+            s.info["audit_actor"] = (None, worker)
+            org_id = s.scalar(select(Scan.org_id).where(Scan.id == scan_id))
+            audit.record(s, f"scan.{'finish' if status == 'finished' else 'fail'}", "scans", scan_id, org_id,
+                         after={"status": status, "error": error[:2000]})
+            s.commit()
+
+
+def claimable(platform: Platform, *, now: dt.datetime | None = None, limit: int = 100) -> list[str]:
+    """Platform scans waiting for a worker: queued, or running with an expired lease."""
+    now = now or utcnow()
+    with platform.sessions() as s:
+        return list(s.scalars(select(Scan.id).where(
+            Scan.request_key.is_not(None), Scan.attempts < MAX_ATTEMPTS,
+            _waiting(),
+            or_(Scan.lease_owner.is_(None), Scan.lease_expires < now))
+            .order_by(Scan.started_at).limit(limit)))
+
+
+def unapplied(platform: Platform) -> list[str]:
+    """Finished platform scans whose findings lifecycle was not applied (a worker died between)."""
+    with platform.sessions() as s:
+        return list(s.scalars(select(Scan.id).where(Scan.request_key.is_not(None), Scan.status == "finished",
+                                                    Scan.applied.is_(False))))

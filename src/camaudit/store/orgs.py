@@ -1,0 +1,121 @@
+"""Organisations: a tree of any depth kept as materialised paths ("/1/4/9/")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from camaudit.store.access import InputError, NotFound, Scoped
+from camaudit.store.models import Device, Scan
+from camaudit.store.platform_models import CameraSystem, Organisation
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERE = ("critical", "high", "medium")
+
+
+def compliance_pct(devices: int, failing: int) -> float | None:
+    """Share of devices with no open critical, high or medium finding; None without devices."""
+    return round(100.0 * (devices - failing) / devices, 1) if devices else None
+
+
+SUMMARY_COLUMNS = (Device.open_critical, Device.open_high, Device.open_medium, Device.open_low, Device.open_info)
+
+
+def refresh_stale(db: Scoped, where: Any) -> int:
+    """Bring stale device summaries up to date (after a bulk load, or when a deadline passed)
+    and commit; the overviews then add up devices, not findings."""
+    from camaudit.store.lifecycle import refresh_devices, stale_condition
+    from camaudit.store.models import utcnow
+
+    now = utcnow()
+    stale = db.scalars(select(Device.id).where(where, stale_condition(now)))
+    for i in range(0, len(stale), 5000):
+        refresh_devices(db.session, stale[i:i + 5000], now)
+    if stale:
+        db.session.commit()
+    return len(stale)
+
+
+def as_dict(o: Organisation) -> dict[str, Any]:
+    return {"id": o.id, "name": o.name, "kind": o.kind, "parent_id": o.parent_id, "path": o.path,
+            "depth": o.path.count("/") - 2, "commune": o.commune,
+            "max_running_scans": o.max_running_scans, "max_rate": o.max_rate}
+
+
+def create(db: Scoped, *, name: str, parent_id: int | None, kind: str = "", commune: str = "",
+           max_running_scans: int = 2, max_rate: float = 500.0) -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name or len(name) > 300:
+        raise InputError("an organisation needs a name (at most 300 characters)")
+    if max_running_scans < 1 or max_rate <= 0:
+        raise InputError("limits must be positive")
+    with db.action("org.create"):
+        parent = db.org(parent_id) if parent_id is not None else None
+        if parent is None and not db.who.everything:
+            raise NotFound("no organisation None")
+        org = Organisation(name=name, kind=kind.strip()[:60], commune=commune.strip()[:200], parent_id=parent_id,
+                           path=f"/tmp-{id(name)}/", max_running_scans=max_running_scans, max_rate=max_rate)
+        db.session.add(org)
+        db.session.flush()
+        org.path = f"{parent.path if parent else '/'}{org.id}/"
+        db.ensure_in_scope(org)
+    return as_dict(org)
+
+
+def get(db: Scoped, org_id: Any) -> dict[str, Any]:
+    return as_dict(db.org(org_id))
+
+
+def children(db: Scoped, org_id: Any) -> list[dict[str, Any]]:
+    db.org(org_id)
+    rows = db.scalars(select(Organisation).where(Organisation.parent_id == int(org_id)).order_by(Organisation.name))
+    return [as_dict(o) for o in rows]
+
+
+def subtree(db: Scoped, root: Any) -> list[dict[str, Any]]:
+    org = db.org(root)
+    rows = db.scalars(select(Organisation).where(Organisation.path.startswith(org.path, autoescape=True))
+                      .order_by(Organisation.path))
+    return [as_dict(o) for o in rows]
+
+
+def visible(db: Scoped) -> list[dict[str, Any]]:
+    """Every organisation the caller may see (the tops of its grants and their subtrees)."""
+    return [as_dict(o) for o in db.scalars(select(Organisation).order_by(Organisation.path))]
+
+
+def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bool = False) -> list[dict[str, Any]]:
+    """One row per organisation of the subtree: systems, devices, last assessment, open findings
+    by severity, overdue, compliance.  Three grouped queries over organisations, systems, scans
+    and the devices' finding summaries; never one query per organisation, never a pass over
+    every finding."""
+    root = db.org(root_id)
+    under = Organisation.path.startswith(root.path, autoescape=True)
+    orgs = db.scalars(select(Organisation).where(under).order_by(Organisation.path))
+    ids = [o.id for o in orgs]
+    if q:
+        orgs = [o for o in orgs if q.lower() in o.name.lower()]
+    systems = dict(db.rows(select(CameraSystem.org_id, func.count()).where(CameraSystem.org_id.in_(ids))
+                           .group_by(CameraSystem.org_id), "system:read"))
+    last = dict(db.rows(select(Scan.org_id, func.max(Scan.finished_at))
+                        .where(Scan.org_id.in_(ids), Scan.status == "finished").group_by(Scan.org_id), "scan:read"))
+    refresh_stale(db, Device.org_id.in_(ids))
+    summary = {r[0]: r[1:] for r in db.rows(
+        select(Device.org_id, func.count(), *(func.sum(c) for c in SUMMARY_COLUMNS), func.sum(Device.overdue),
+               func.count(case((Device.open_critical + Device.open_high + Device.open_medium > 0, 1))))
+        .where(Device.org_id.in_(ids)).group_by(Device.org_id), "finding:read")}
+    devices = {k: v[0] for k, v in summary.items()}
+    overdue = {k: int(v[6] or 0) for k, v in summary.items()}
+    severe = {k: int(v[7] or 0) for k, v in summary.items()}
+    by_sev = {k: {sev: int(n or 0) for sev, n in zip(SEVERITIES, v[1:6])} for k, v in summary.items()}
+    out = []
+    for o in orgs:
+        row = as_dict(o)
+        row.update(systems=systems.get(o.id, 0), devices=devices.get(o.id, 0), last_assessment=last.get(o.id),
+                   open_by_severity=by_sev.get(o.id, {s: 0 for s in SEVERITIES}), overdue=overdue.get(o.id, 0),
+                   compliance_pct=compliance_pct(devices.get(o.id, 0), severe.get(o.id, 0)))
+        if only_overdue and not row["overdue"]:
+            continue
+        out.append(row)
+    return out

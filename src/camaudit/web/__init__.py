@@ -1,0 +1,1 @@
+"""The web platform: FastAPI app, server-rendered pages, REST API."""
