@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.text import Text
 
 LAB_PREFIX = "127.20.0"  # where the default lab fleet lives (src/camaudit/lab/fleet-default.yaml)
 
@@ -93,7 +94,8 @@ def serve(out_dir: Path, *, host: str = "127.0.0.1", port: int = 8080, console: 
         platform.close()
     base = f"http://{host}:{port}"
     print_accounts(console, data, passwords, base)
-    console.print(f"platform: [bold]{base}[/] (database {out_dir / 'demo-platform.sqlite'}); Ctrl-C stops it")
+    console.print(Text.assemble("platform: ", (base, "bold"),
+                                f" (database {out_dir / 'demo-platform.sqlite'}); Ctrl-C stops it"))
     # plain http on loopback: the session cookie cannot carry the Secure flag there
     app = create_app(Settings(db_url=url, secure_cookies=False, tick_seconds=5.0))
     uvicorn.run(app, host=host, port=port, log_level="warning")
