@@ -37,7 +37,7 @@ K_ANON = 5  # counts below this are hidden from aggregate viewers
 REPORT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 MAX_TEXT = 2000  # longest text accepted in a form field
-PROFILE_IN_FORCE = "qcvn135"  # the catalogue the pages judge against (its superseding text is named on the page)
+PROFILE_IN_FORCE = "auto"  # the binding regulation in force on the scan's day, with the recommendations beside it
 _ASSESSMENTS: dict[tuple[str, str], dict[str, Any]] = {}  # (finished scan, language) -> compliance part
 
 
@@ -266,20 +266,23 @@ def _assessment(request: Request, db: Scoped, scan: dict[str, Any] | None) -> di
 def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not assessments:
         return None
-    head = assessments[0]["catalogues"][0]
+    heads = assessments[0]["catalogues"]
+    head = next((c for c in heads if c.get("role") == "binding"), heads[0])
     counts: Counter[str] = Counter()
-    for a in assessments:
+    for a in assessments:  # the binding regulation's clauses: recommendations do not count here
         for c in a["system"]["clauses"]:
-            counts[c["status"]] += 1
+            if c.get("catalogue", head["id"]) == head["id"]:
+                counts[c["status"]] += 1
     considered = sum(counts.values()) - counts["na"]
-    sup = head.get("superseded_by")
+    sup = head.get("superseded_by") if head.get("status") == "superseded" else None
     note = (_("%(code)s is superseded by %(new)s from %(date)s; its official text is not in the catalogue yet.",
               code=head["code"], new=sup["code"], date=fmt_date(sup["effective"])) if sup else "")
     return {"catalogue": f"{head['code']}", "note": note,
             "pct": 100.0 * counts["pass"] / considered if considered else None,
             "rows": [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation",
                                                                          "not_tested", "na")],
-            "clauses": [c for a in assessments[:1] for c in a["system"]["clauses"]]}
+            "clauses": [c for a in assessments[:1] for c in a["system"]["clauses"]
+                        if c.get("catalogue", head["id"]) == head["id"]]}
 
 
 def _last_finished(scans: list[dict[str, Any]], system_id: Any) -> dict[str, Any] | None:
@@ -405,7 +408,7 @@ def scan_report(request: Request, scan_id: str, fmt: str, db: ReportRead) -> Res
     doc = scans_svc.report_document(db, scan_id, request.app.state.platform.store)
     lang = current_lang()
     if "compliance" not in doc:
-        doc["compliance"] = assess_document(doc, "all", [], lang, system=scan.get("system_name"))
+        doc["compliance"] = assess_document(doc, PROFILE_IN_FORCE, [], lang, system=scan.get("system_name"))
     with tempfile.TemporaryDirectory(prefix="camaudit-web-") as tmp:
         path = write_report(doc, Path(tmp) / f"report.{fmt}", lang=lang, kb=_kb())
         data = path.read_bytes()
