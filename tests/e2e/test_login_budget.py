@@ -38,8 +38,16 @@ def test_a_default_scan_never_spends_five_attempts_on_one_account(lab, tmp_path)
     addresses = [d["address"] for d in devices]
     before = lab.attempts()
     store = Store(f"sqlite:///{tmp_path / 'budget.sqlite'}")
-    asyncio.run(run_scan(addresses, ScanOptions(operator="budget"), store,
-                         scope=Scope.parse([f"{PREFIX}.0/24"])))
+    scan = run_scan(addresses, ScanOptions(operator="budget"), store, scope=Scope.parse([f"{PREFIX}.0/24"]))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(scan)
+    else:  # the browser tests' Playwright (sync API) keeps a loop running in this thread
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, scan).result()
     after = lab.attempts()
     spent_somewhere = False
     for address in addresses:
