@@ -232,6 +232,15 @@ def test_server_software_alone_is_not_another_kind_of_device() -> None:
     assert ident.kind is DeviceKind.UNKNOWN
 
 
+def test_iis_server_header_alone_is_not_another_kind_of_device() -> None:
+    # Windows-based recorders answer with Microsoft-IIS too: the header names server software,
+    # not the device; the IIS default page does name a Windows server
+    ident = identify([obs("http", 80, http__server="Microsoft-IIS/10.0")])
+    assert ident.kind is DeviceKind.UNKNOWN and ident.vendor is None
+    page = identify([obs("http", 80, http__server="Microsoft-IIS/10.0", http__title="IIS Windows Server")])
+    assert page.kind is DeviceKind.OTHER and page.vendor == "Microsoft"
+
+
 def test_camera_behind_nginx_stays_a_camera() -> None:
     ident = identify([obs("http", 80, http__server="nginx", http__realm="IP Camera(C2183)")])
     assert (ident.vendor, ident.kind) == ("Hikvision", DeviceKind.CAMERA)
