@@ -93,7 +93,7 @@ def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusi
     """Acceptance test of ONE camera before purchase: every check, then a verdict per clause.
 
     Exit 0 when no clause fails, 1 when one does, 2 on bad input."""
-    from camaudit.cli.main import (DEFAULT_DENIED, _write_reports, check_reports, err, fail, open_store, out,
+    from camaudit.cli.main import (_write_reports, check_reports, err, fail, open_store, out,
                                    parse_ports)
     from camaudit.cli.progress import ScanProgress
     from camaudit.engine.api import run_scan
@@ -108,7 +108,7 @@ def assess(target, profile, as_of, reports, lang, ports, allow, timeout, intrusi
         if len(targets) != 1:
             raise TargetError(f"an acceptance test takes one device; {target!r} is {len(targets)} addresses")
         env_allow = env_allow_values()
-        scope = Scope.parse(list(allow) + env_allow, DEFAULT_DENIED)
+        scope = Scope.parse(list(allow) + env_allow, [])  # built-in refusals: in the guard
         port_list = parse_ports(ports) or DEFAULT_PORTS
     except (TargetError, click.BadParameter) as exc:
         fail(str(exc.format_message() if isinstance(exc, click.BadParameter) else exc))

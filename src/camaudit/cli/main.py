@@ -23,10 +23,8 @@ from camaudit import __version__
 from camaudit.cli import options as opt
 from camaudit.cli.listing import cell, emit, format_option
 from camaudit.compliance.profiles import PROFILE_CHOICES, PROFILE_HELP, as_of_option
-from camaudit.scope import BUILTIN_REFUSED
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-DEFAULT_DENIED = tuple(str(n) for n in BUILTIN_REFUSED)  # the guard refuses them anyway
 
 # Markup is off on both consoles: whatever a device sent (a Manufacturer of "[/bold]", a
 # "[link=...]") is printed as the text it is.  Styled output is built from rich.text.Text.
