@@ -8,15 +8,21 @@ an out-of-scope object into ``NotFound`` (a 404: whether it exists is not reveal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+import json
+
+from sqlalchemy import ColumnElement, Select, String, TypeDecorator, bindparam, false, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Alias, Join, TableClause
 from sqlalchemy.sql.dml import Delete, Update
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import Boolean, Integer
 
 from camaudit.store.platform_models import Organisation
 
@@ -149,11 +155,67 @@ def _owned(from_: Any) -> Iterator[tuple[Any, str]]:
             yield from_, "org_id"
 
 
+class _IdList(TypeDecorator[list[int]]):
+    """A list of integer ids as ONE bound parameter: an integer array on PostgreSQL, a JSON
+    text elsewhere (SQLite reads it with json_each)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(ARRAY(Integer()) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        ids = [int(v) for v in value or ()]
+        return ids if dialect.name == "postgresql" else json.dumps(ids)
+
+
+class _InIds(ColumnElement[bool]):
+    """``column IN (ids)`` with the ids in one parameter, whatever their number."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any, ids: tuple[int, ...]) -> None:
+        self.column = column
+        self.ids = bindparam(None, list(ids), type_=_IdList(), unique=True)
+
+
+@compiles(_InIds)
+def _in_ids_default(element: _InIds, compiler: Any, **kw: Any) -> str:
+    return (f"{compiler.process(element.column, **kw)} IN "
+            f"(SELECT value FROM json_each({compiler.process(element.ids, **kw)}))")
+
+
+@compiles(_InIds, "postgresql")
+def _in_ids_pg(element: _InIds, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.ids, **kw)})"
+
+
+SMALL_IN = 16  # up to this many ids a plain IN list (the planner sees the values)
+
+
+def in_ids(column: Any, ids: Any) -> ColumnElement[bool]:
+    """``column IN ids``.  Long lists (an organisation's subtree, the scope of a province's
+    steering body: hundreds of ids) travel as one parameter: rendering and binding hundreds of
+    parameters per condition cost more than the query itself.  A tuple is taken as already
+    sorted and de-duplicated (the scope's ids, computed once per handle)."""
+    if not isinstance(ids, tuple):
+        ids = tuple(sorted({int(i) for i in ids}))
+    if not ids:
+        return false()
+    if len(ids) <= SMALL_IN:
+        return column.in_(list(ids))
+    return _InIds(column, ids)
+
+
 S = TypeVar("S", Select, Update, Delete)
 MAX_LITERAL_IDS = 2000  # beyond this many organisations, a subquery instead of a list of ids
 
 
-def scoped(stmt: S, who: Principal, perm: str, ids: list[int] | None = None) -> S:
+def scoped(stmt: S, who: Principal, perm: str, ids: Sequence[int] | None = None) -> S:
     """The scoping function: ``stmt`` restricted to rows of organisations where ``who`` holds
     ``perm``.  Every platform query is built through it.  ``ids`` (the organisations of those
     subtrees, looked up once per request by ``Scoped``) lets the planner see how selective the
@@ -163,9 +225,12 @@ def scoped(stmt: S, who: Principal, perm: str, ids: list[int] | None = None) -> 
     if ids is not None and len(ids) <= MAX_LITERAL_IDS:
         found = False
         froms = stmt.get_final_froms() if isinstance(stmt, Select) else [stmt.table]
+        done: set[tuple[int, str]] = set()
         for sel, col in _owned_all(froms):
             found = True
-            stmt = stmt.where(sel.c[col].in_(ids))
+            if (id(sel), col) not in done:  # a table reached twice through joins: one condition
+                done.add((id(sel), col))
+                stmt = stmt.where(in_ids(sel.c[col], ids))
         if not found:
             raise RuntimeError("scoped() on a statement over no organisation-owned table")
         return stmt
@@ -202,15 +267,15 @@ class Scoped:
         self.session = session
         self.who = who
         self.perm = perm
-        self._ids: dict[str, list[int]] = {}
+        self._ids: dict[str, tuple[int, ...]] = {}
 
-    def org_ids(self, perm: str | None = None) -> list[int]:
+    def org_ids(self, perm: str | None = None) -> tuple[int, ...]:
         """The organisations where the principal holds ``perm`` (once per handle)."""
         perm = perm or self.perm
         if perm not in self._ids:
             cond = org_condition(self.who, perm, Organisation.path)
             stmt = select(Organisation.id) if cond is None else select(Organisation.id).where(cond)
-            self._ids[perm] = list(self.session.scalars(stmt))
+            self._ids[perm] = tuple(sorted(set(self.session.scalars(stmt))))
         return self._ids[perm]
 
     def select(self, stmt: Select, perm: str | None = None) -> Select:

@@ -40,7 +40,7 @@ from camaudit.store.models import (
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0004"  # the newest migration (a test keeps it equal to Alembic's head)
+HEAD = "0005"  # the newest migration (a test keeps it equal to Alembic's head)
 MIGRATION_LOCK = 0x63616D61  # PostgreSQL advisory lock key ("cama") held while the schema is created or migrated
 LEASE_TTL = 60.0  # seconds a scan's lease lasts unless renewed (by progress, or by the runner's keeper)
 RETRIES = 4  # attempts of a write that hit a deadlock, a serialisation failure or a busy SQLite file

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from camaudit.store.access import InputError, Scoped
+from camaudit.store.access import InputError, Scoped, in_ids
 from camaudit.store.lifecycle import OPEN, _aware
 from camaudit.store.models import Device, utcnow
 from camaudit.store.platform_models import TrackedFinding
@@ -51,7 +51,7 @@ def list(db: Scoped, *, org_id: Any = None, system_id: Any = None, status: str |
         from camaudit.store.platform_models import Organisation
 
         under = db.scalars(select(Organisation.id).where(Organisation.path.startswith(org.path, autoescape=True)))
-        stmt = stmt.where(TrackedFinding.org_id.in_(under))
+        stmt = stmt.where(in_ids(TrackedFinding.org_id, under))
     if system_id is not None:
         stmt = stmt.where(TrackedFinding.system_id == _int(system_id))
     if status == "open":

@@ -11,7 +11,7 @@ from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from camaudit.store import audit
-from camaudit.store.access import Principal, Scoped
+from camaudit.store.access import Principal, Scoped, in_ids
 from camaudit.store.db import Store
 from camaudit.store.models import Base
 from camaudit.store.platform_models import Organisation
@@ -30,9 +30,9 @@ def _backstop(state: ORMExecuteState) -> None:
     ids = state.session.info.get(BACKSTOP)
     if ids is None or not (state.is_select or state.is_update or state.is_delete):
         return
-    opts = [with_loader_criteria(cls, cls.org_id.in_(ids), include_aliases=True)
+    opts = [with_loader_criteria(cls, in_ids(cls.org_id, ids), include_aliases=True)
             for cls in _org_owned() if cls is not Organisation]
-    opts.append(with_loader_criteria(Organisation, Organisation.id.in_(ids), include_aliases=True))
+    opts.append(with_loader_criteria(Organisation, in_ids(Organisation.id, ids), include_aliases=True))
     state.statement = state.statement.options(*opts)
 
 
@@ -55,7 +55,7 @@ class Platform:
             if not who.everything:
                 paths = who.paths_any()
                 cond = or_(*(Organisation.path.startswith(p, autoescape=True) for p in paths)) if paths else false()
-                s.info[BACKSTOP] = list(s.scalars(select(Organisation.id).where(cond)))
+                s.info[BACKSTOP] = tuple(sorted(set(s.scalars(select(Organisation.id).where(cond)))))
             yield Scoped(s, who, perm)
 
     @contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from camaudit.store.models import Base, utcnow
@@ -140,6 +140,9 @@ class Schedule(Audited, Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
 
+OPEN_WHERE = text("status IN ('open', 'reopened')")
+
+
 class TrackedFinding(Audited, Base):
     """One finding across scans, keyed by (device, check, service): open → fixed (a later scan
     re-ran the check on the device and it no longer fired) → reopened; or accepted until a date,
@@ -148,7 +151,11 @@ class TrackedFinding(Audited, Base):
     __tablename__ = "tracked_findings"
     __table_args__ = (
         UniqueConstraint("device_id", "check_id", "service", name="uq_tracked_key"),
-        Index("ix_tracked_org_status", "org_id", "status", "due_at"),  # an organisation's open ones by deadline
+        Index("ix_tracked_org_status", "org_id", "status", "due_at"),
+        # an organisation's open ones by deadline, already in the order the pages show them (with
+        # "status IN (open, reopened)" on the index above, the planner sorts every open finding of
+        # the province or walks the deadline index across all of them)
+        Index("ix_tracked_open_due", "org_id", "due_at", "id", postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

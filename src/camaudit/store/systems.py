@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import case, func, literal, select
 
-from camaudit.store.access import InputError, Scoped
+from camaudit.store.access import InputError, Scoped, in_ids
 from camaudit.store.models import Device, Scan
 from camaudit.store.orgs import SUMMARY_COLUMNS, compliance_pct, refresh_stale
 from camaudit.store.platform_models import CameraSystem
@@ -126,19 +126,19 @@ def list(db: Scoped, org_id: Any | None = None) -> builtins.list[dict[str, Any]]
         stmt = stmt.where(CameraSystem.org_id == _int(org_id))
     rows = db.scalars(stmt)
     ids = [s.id for s in rows] or [-1]
-    counts = dict(db.rows(select(Device.system_id, func.count()).where(Device.system_id.in_(ids))
+    counts = dict(db.rows(select(Device.system_id, func.count()).where(in_ids(Device.system_id, ids))
                           .group_by(Device.system_id)))
     open_: dict[int, int] = {}
     severe: dict[int, int] = {}
     if db.who.has("finding:read"):
-        refresh_stale(db, Device.system_id.in_(ids))
+        refresh_stale(db, in_ids(Device.system_id, ids))
         for sid, n_open, n_severe in db.rows(
                 select(Device.system_id, func.sum(sum(SUMMARY_COLUMNS, start=literal(0))),
                        func.count(case((Device.open_critical + Device.open_high + Device.open_medium > 0, 1))))
-                .where(Device.system_id.in_(ids)).group_by(Device.system_id), "finding:read"):
+                .where(in_ids(Device.system_id, ids)).group_by(Device.system_id), "finding:read"):
             open_[sid], severe[sid] = int(n_open or 0), int(n_severe or 0)
     last = dict(db.rows(select(Scan.system_id, func.max(Scan.finished_at))
-                        .where(Scan.system_id.in_(ids), Scan.status == "finished").group_by(Scan.system_id),
+                        .where(in_ids(Scan.system_id, ids), Scan.status == "finished").group_by(Scan.system_id),
                         "scan:read"))
     return [{**as_dict(s), "devices": counts.get(s.id, 0), "open": open_.get(s.id, 0),
              "last_assessment": _iso(last.get(s.id)),
