@@ -283,9 +283,10 @@ def test_aggregates_hide_small_counts(plat):
     with plat.system("t") as db:
         listed = systems.list(db, org)
         top = [r for r in orgs.overview(db, 1)]
-    assert listed[0]["devices"] == 6 and listed[0]["open"] == 6 and listed[0]["compliance_pct"] == 0.0
+    assert listed[0]["devices"] == 6 and listed[0]["open"] == 6 and listed[0]["clean_pct"] == 0.0
+    assert listed[0]["compliance_pct"] is None  # not judged against the regulation (no worker ran it)
     assert listed[0]["last_assessment"] is not None
-    assert [r["compliance_pct"] for r in top] == [None]  # the local organisation: no device
+    assert [(r["compliance_pct"], r["clean_pct"]) for r in top] == [(None, None)]  # the local organisation: no device
 
 
 def test_old_database_with_data_is_backfilled(tmp_path):
@@ -388,13 +389,13 @@ def test_overview_counts_follow_the_lifecycle_decisions_and_deadlines(plat):
 
     r = row()
     assert r["devices"] == 3 and r["open_by_severity"]["critical"] == 3 and r["overdue"] == 0
-    assert r["compliance_pct"] == 0.0
+    assert r["clean_pct"] == 0.0 and r["compliance_pct"] is None  # no judgement ran (no worker)
     with plat.sessions() as s:
         tid = s.scalars(select(TrackedFinding.id).where(TrackedFinding.address == "127.75.20.5")).one()
     with plat.system("head") as db:
         findings.false_positive(db, tid, reason="lab device")
     r = row()
-    assert r["open_by_severity"]["critical"] == 2 and r["compliance_pct"] == round(100 / 3, 1)
+    assert r["open_by_severity"]["critical"] == 2 and r["clean_pct"] == round(100 / 3, 1)
     # a deadline passes: the summary knows it is stale and the overview counts the overdue finding
     with plat.sessions() as s:
         s.execute(update(TrackedFinding).where(TrackedFinding.address == "127.75.20.6")

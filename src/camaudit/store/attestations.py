@@ -11,7 +11,9 @@ VERDICTS = ("pass", "fail", "na")
 
 
 def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evidence_name: str,
-        evidence_sha256: str, evidence_size: int) -> dict[str, Any]:
+        evidence_sha256: str, evidence_size: int, store: Any = None) -> dict[str, Any]:
+    """Record an attestation; with the platform's ``store``, the device's system is judged again
+    in the same transaction (its compliance on the overviews follows at once)."""
     try:
         did = int(device_id)
     except (TypeError, ValueError):
@@ -33,5 +35,9 @@ def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evi
         audit.record(db.session, "attestation.add", "attestations", row.id, device.org_id,
                      after={"device_id": device.id, "clause": clause, "verdict": verdict,
                             "evidence_sha256": evidence_sha256, "evidence_size": evidence_size})
+        if store is not None:
+            from camaudit.store.conformity import rejudge_device
+
+            rejudge_device(db.session, store, device.id)
     return {"id": row.id, "device_id": device.id, "clause": clause, "verdict": verdict,
             "evidence_sha256": evidence_sha256, "evidence_size": evidence_size}

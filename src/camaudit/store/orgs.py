@@ -14,9 +14,15 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERE = ("critical", "high", "medium")
 
 
-def compliance_pct(devices: int, failing: int) -> float | None:
+def clean_pct(devices: int, failing: int) -> float | None:
     """Share of devices with no open critical, high or medium finding; None without devices."""
     return round(100.0 * (devices - failing) / devices, 1) if devices else None
+
+
+def compliance_pct(passed: Any, considered: Any) -> float | None:
+    """Clauses of the regulation in force passed ÷ clauses that apply, over the systems' newest
+    judgements (store/conformity.py); None when no system was judged."""
+    return round(100.0 * int(passed or 0) / int(considered), 1) if considered else None
 
 
 SUMMARY_COLUMNS = (Device.open_critical, Device.open_high, Device.open_medium, Device.open_low, Device.open_info)
@@ -102,8 +108,11 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
     ids = [o.id for o in orgs]
     if q:
         orgs = [o for o in orgs if q.lower() in o.name.lower()]
-    systems = dict(db.rows(select(CameraSystem.org_id, func.count()).where(in_ids(CameraSystem.org_id, ids))
-                           .group_by(CameraSystem.org_id), "system:read"))
+    by_system = {r[0]: r[1:] for r in db.rows(
+        select(CameraSystem.org_id, func.count(), func.sum(CameraSystem.compliance_passed),
+               func.sum(CameraSystem.compliance_considered), func.count(CameraSystem.compliance_scan_id))
+        .where(in_ids(CameraSystem.org_id, ids)).group_by(CameraSystem.org_id), "system:read")}
+    systems = {k: v[0] for k, v in by_system.items()}
     last = dict(db.rows(select(Scan.org_id, func.max(Scan.finished_at))
                         .where(in_ids(Scan.org_id, ids), Scan.status == "finished").group_by(Scan.org_id), "scan:read"))
     refresh_stale(db, in_ids(Device.org_id, ids))
@@ -120,7 +129,11 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
         row = as_dict(o)
         row.update(systems=systems.get(o.id, 0), devices=devices.get(o.id, 0), last_assessment=last.get(o.id),
                    open_by_severity=by_sev.get(o.id, {s: 0 for s in SEVERITIES}), overdue=overdue.get(o.id, 0),
-                   compliance_pct=compliance_pct(devices.get(o.id, 0), severe.get(o.id, 0)))
+                   clean_pct=clean_pct(devices.get(o.id, 0), severe.get(o.id, 0)),
+                   compliance_pct=compliance_pct(*by_system.get(o.id, (0, 0, 0))[1:3]),
+                   clauses_passed=int(by_system.get(o.id, (0, 0))[1] or 0),
+                   clauses_considered=int(by_system.get(o.id, (0, 0, 0))[2] or 0),
+                   systems_judged=int(by_system.get(o.id, (0, 0, 0, 0))[3] or 0))
         if only_overdue and not row["overdue"]:
             continue
         out.append(row)

@@ -84,6 +84,11 @@ class CameraSystem(Audited, Base):
     cameras: Mapped[int] = mapped_column(Integer, default=0)
     security_level: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Decree 85 level 1..5
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the standing against the regulation in force on the newest scan (store/conformity.py)
+    compliance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    compliance_scan_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    compliance_passed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    compliance_considered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WebSession(Base):

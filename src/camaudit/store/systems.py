@@ -11,7 +11,7 @@ from sqlalchemy import case, func, literal, select
 
 from camaudit.store.access import InputError, Scoped, in_ids
 from camaudit.store.models import Device, Scan
-from camaudit.store.orgs import SUMMARY_COLUMNS, compliance_pct, refresh_stale
+from camaudit.store.orgs import SUMMARY_COLUMNS, clean_pct, compliance_pct, refresh_stale
 from camaudit.store.platform_models import CameraSystem
 
 # Never scanned, whatever a system declares (as the command line's default deny list).
@@ -52,7 +52,9 @@ def as_dict(s: CameraSystem) -> dict[str, Any]:
     return {"id": s.id, "org_id": s.org_id, "name": s.name, "purpose": s.purpose, "site": s.site,
             "owner_unit": s.owner_unit, "ranges": [*s.ranges], "authorisation_doc": s.authorisation_doc,
             "cameras": s.cameras, "security_level": s.security_level,
-            "created_at": s.created_at.isoformat() if s.created_at else None}
+            "created_at": s.created_at.isoformat() if s.created_at else None,
+            "compliance_pct": compliance_pct(s.compliance_passed, s.compliance_considered),
+            "compliance": s.compliance}
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +144,7 @@ def list(db: Scoped, org_id: Any | None = None) -> builtins.list[dict[str, Any]]
                         "scan:read"))
     return [{**as_dict(s), "devices": counts.get(s.id, 0), "open": open_.get(s.id, 0),
              "last_assessment": _iso(last.get(s.id)),
-             "compliance_pct": compliance_pct(counts.get(s.id, 0), severe.get(s.id, 0))} for s in rows]
+             "clean_pct": clean_pct(counts.get(s.id, 0), severe.get(s.id, 0))} for s in rows]
 
 
 def _iso(t: Any) -> str | None:

@@ -94,8 +94,12 @@ def execute_scan(platform: Platform, scan_id: str, *, worker: str | None = None,
 
 
 def apply_findings(platform: Platform, scan_id: str, *, actor: str) -> dict[str, int]:
+    from camaudit.store.conformity import judge_scan
+
     with platform.system(actor) as db, db.action("finding.apply_scan"):
-        return apply_scan(db.session, scan_id)
+        counts = apply_scan(db.session, scan_id)
+        judge_scan(db.session, platform.store, scan_id)  # the system's standing, on this scan
+        return counts
 
 
 def enqueue_due(platform: Platform, now: dt.datetime | None = None) -> list[str]:
@@ -112,4 +116,7 @@ def tick(platform: Platform, submit: Any, now: dt.datetime | None = None) -> dic
         submit(sid)
     for sid in leases.unapplied(platform):
         apply_findings(platform, sid, actor="tick")
+    from camaudit.store.conformity import judge_missing
+
+    judge_missing(platform)
     return {"queued": new, "submitted": waiting}

@@ -172,7 +172,7 @@ def get_device(device_id: int, db: Db_system_read) -> dict[str, Any]:
 
 
 @router.post("/devices/{device_id}/attestations", status_code=201)
-async def add_attestation(device_id: int, db: Db_attestation_write,
+async def add_attestation(device_id: int, request: Request, db: Db_attestation_write,
                           clause: Annotated[str, F(max_length=200)], verdict: Annotated[str, F(max_length=8)],
                           evidence: UploadFile, note: Annotated[str, F(max_length=4000)] = "") -> dict[str, Any]:
     """Evidence for a clause the network cannot test; the file's SHA-256 and size are kept."""
@@ -182,7 +182,7 @@ async def add_attestation(device_id: int, db: Db_attestation_write,
         size += len(chunk)
     return attestations.add(db, device_id, clause=clause, verdict=verdict, note=note,
                             evidence_name=evidence.filename or "", evidence_sha256=digest.hexdigest(),
-                            evidence_size=size)
+                            evidence_size=size, store=platform(request).store)
 
 
 @router.get("/systems/{system_id}/scans")

@@ -102,12 +102,21 @@ def home(request: Request, db: OrgRead) -> Response:
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     systems = sum(r["systems"] for r in rows)
-    weighted = [(r["compliance_pct"], r["systems"]) for r in rows if r.get("compliance_pct") is not None]
-    weight = sum(w for _, w in weighted)
+    passed = sum(int(r.get("clauses_passed") or 0) for r in rows)
+    considered = sum(int(r.get("clauses_considered") or 0) for r in rows)
     return {"orgs": len(rows), "systems": systems, "devices": sum(r["devices"] for r in rows),
             "open": sum(sum(r["open_by_severity"].values()) for r in rows),
             "overdue": sum(r["overdue"] for r in rows),
-            "compliance": (sum(p * w for p, w in weighted) / weight) if weight else None}
+            "judged": sum(int(r.get("systems_judged") or 0) for r in rows),
+            "clean": _clean_share(rows),
+            "compliance": (100.0 * passed / considered) if considered else None}
+
+
+def _clean_share(rows: list[dict[str, Any]]) -> float | None:
+    """Devices without an open finding of medium severity or above, over all devices."""
+    devices = sum(int(r.get("devices") or 0) for r in rows)
+    clean = sum(int(r.get("devices") or 0) * float(r["clean_pct"]) / 100 for r in rows if r.get("clean_pct") is not None)
+    return 100.0 * clean / devices if devices else None
 
 
 def _severity_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
