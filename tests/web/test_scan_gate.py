@@ -108,8 +108,34 @@ class Listener:
         self.sock.close()
 
 
+def _fresh_thread(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run ``fn`` in a thread of its own, as a worker or a command line does: the browser tests
+    (pytest-playwright) leave an event loop running in this thread for the rest of the session."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            out.append(fn(*args, **kw))
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the test's thread)
+            errors.append(exc)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(120)
+    if errors:
+        raise errors[0]
+    assert out, "did not end within 120 s"
+    return out[0]
+
+
 def _resume(p: Platform, sid: str, *extra: str):
-    return CliRunner().invoke(cli, ["scan", "--resume", sid, "--db", p.url, "-q", "--fail-on", "none", *extra])
+    args = ["scan", "--resume", sid, "--db", p.url, "-q", "--fail-on", "none", *extra]
+    return _fresh_thread(CliRunner().invoke, cli, args)
+
+
+def _execute(p: Platform, sid: str) -> str:
+    return _fresh_thread(jobs.execute_scan, p, sid)
 
 
 # -- 1. `camaudit scan --resume` of a platform scan ------------------------------------------
@@ -142,7 +168,7 @@ def test_a_worker_refuses_it_the_same_way_and_says_why_on_the_scan(plat, monkeyp
     with plat.system("admin", "system:write") as db:
         systems.update(db, system, ranges=["127.75.11.1/32"])
     seen = Seen(monkeypatch)
-    assert jobs.execute_scan(plat, sid) == "failed"
+    assert _execute(plat, sid) == "failed"
     row = _row(plat, sid)
     assert seen.runs == [] and row.status == "failed" and row.lease_owner is None
     assert "127.75.11.1/32" in row.error and "127.75.11.1-127.75.11.2" in row.error
@@ -197,7 +223,7 @@ def test_each_scan_runs_at_its_share_of_the_organisations_rate(plat, monkeypatch
     greedy = _request(plat, system, "gate-rate-big", ["127.75.11.3"], rate=5000)
     modest = _request(plat, system, "gate-rate-small", ["127.75.11.3"], rate=10)
     for sid in (unlimited, greedy, modest):
-        assert jobs.execute_scan(plat, sid) == "finished"
+        assert _execute(plat, sid) == "finished"
     assert [run["rate"] for run in seen.runs] == [30.0, 30.0, 10.0]
     assert [run["limiter"] for run in seen.runs] == [(30.0, 1.0), (30.0, 1.0), (10.0, 1.0)]
     # the limits of the moment it runs hold, not those of when it was requested
@@ -205,7 +231,7 @@ def test_each_scan_runs_at_its_share_of_the_organisations_rate(plat, monkeypatch
     with plat.sessions() as s:
         s.execute(update(Organisation).where(Organisation.name == "Sở Cổng").values(max_running_scans=6))
         s.commit()
-    assert jobs.execute_scan(plat, later) == "finished"
+    assert _execute(plat, later) == "finished"
     assert seen.runs[-1]["rate"] == 15.0
 
 
@@ -220,7 +246,7 @@ def test_a_share_below_one_connection_a_second_is_spaced_not_refused():
 
     import asyncio
 
-    assert asyncio.run(sweep()) == []  # aiolimiter alone raises ValueError below a capacity of 1
+    assert _fresh_thread(asyncio.run, sweep()) == []  # aiolimiter alone raises ValueError below a capacity of 1
 
 
 # -- 3. the tick and a scan's end: a waiting scan is handed over once a slot frees ----------------
@@ -232,10 +258,10 @@ def test_tick_submits_a_scan_refused_at_the_limit_once_a_slot_frees(plat):
     assert lease.claim(plat, a, ELSEWHERE)
     submitted: list[str] = []
     assert jobs.tick(plat, submitted.append)["submitted"] == [] and submitted == []  # full: b waits
-    assert jobs.execute_scan(plat, b) == "skipped"  # (as a worker handed b would find)
+    assert _execute(plat, b) == "skipped"  # (as a worker handed b would find)
     lease.release(plat, a, ELSEWHERE, status="finished")
     assert jobs.tick(plat, submitted.append)["submitted"] == [b] and submitted == [b]
-    assert jobs.execute_scan(plat, b) == "finished"
+    assert _execute(plat, b) == "finished"
     # a worker that died: its lease expires, and the tick hands the scan over again
     c = _request(plat, system, "gate-tick-c", ["127.75.11.5"])
     assert lease.claim(plat, c, ELSEWHERE, lease=dt.timedelta(seconds=30))
