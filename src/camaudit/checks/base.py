@@ -22,7 +22,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from aiolimiter import AsyncLimiter
+from camaudit.discovery.sweep import rate_limiter
 
 from camaudit.model import DeviceKind, Finding, HostResult, Severity
 
@@ -144,7 +144,7 @@ class HostGate:
 
     def __init__(self, concurrency: int, rate: float = 0.0) -> None:
         self._sem = asyncio.Semaphore(max(1, concurrency))
-        self._limiter = AsyncLimiter(rate, 1.0) if rate and rate > 0 else None
+        self._limiter = rate_limiter(rate)
 
     async def __aenter__(self) -> None:
         await self._sem.acquire()

@@ -198,7 +198,8 @@ def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, 
     if resume:
         try:
             resume = store.resolve_scan_id(resume)
-            recorded = list(store.get_scan(resume).targets)
+            record = store.get_scan(resume)
+            recorded = list(record.targets)
         except NotFound as exc:
             fail(str(exc))
         if targets and list(targets) != recorded:  # a resumed scan scans what it was started on
@@ -208,9 +209,20 @@ def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, 
 
     progress = ScanProgress(err, enabled=not quiet)
     try:
-        with progress:
-            scan_id = asyncio.run(_stoppable(run_scan(list(targets), options, store, scope=scope,
-                                                      progress=progress.event, resume=resume)))
+        platform_scan = False
+        if resume:
+            from camaudit.workers.jobs import is_platform_scan
+
+            platform_scan = is_platform_scan(record)
+        if platform_scan:
+            if allow or deny:
+                fail(f"scan {resume[:8]} is a scan of a registered camera system: it is bound by the system's "
+                     "authorised ranges, not by --allow/--deny; drop them")
+            scan_id = _resume_platform_scan(store, resume, progress)
+        else:
+            with progress:
+                scan_id = asyncio.run(_stoppable(run_scan(list(targets), options, store, scope=scope,
+                                                          progress=progress.event, resume=resume)))
     except KnowledgeError as exc:
         fail(str(exc), EXIT_FAILED)
     except (TargetError, ScopeError, ValueError) as exc:
@@ -235,6 +247,31 @@ def scan(targets, ports, add_ports, reports, lang, profile, as_of, system_name, 
     ):
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_OK)
+
+
+def _resume_platform_scan(store, scan_id: str, progress) -> str:
+    """Resume a scan the platform queued, exactly as one of its workers runs it (workers/jobs.py
+    ``execute_scan``): claimed under the platform's lease conditions (not while a live worker
+    holds it, not beyond its organisation's running scans), bound by its camera system's
+    authorised ranges and its organisation's rate, its findings applied when it ends."""
+    from camaudit.store.platform import Platform
+    from camaudit.workers import jobs
+
+    platform = Platform(store.url, migrate=False)
+    try:
+        jobs.bind(platform, scan_id)  # refused here, nothing changed, when the ranges no longer cover it
+        busy: list[str] = []
+        with progress:
+            outcome = jobs.execute_scan(platform, scan_id, progress=progress.event, around=_stoppable, busy=busy)
+        if outcome == "skipped":
+            fail(busy[0] if busy else f"scan {scan_id[:8]} cannot be resumed now", EXIT_FAILED)
+        if outcome == "failed":
+            fail(f"scan {scan_id[:8]} failed: {platform.store.get_scan(scan_id).error}", EXIT_FAILED)
+        if outcome == "interrupted":
+            raise KeyboardInterrupt
+    finally:
+        platform.close()
+    return scan_id
 
 
 def check_reports(reports) -> None:

@@ -23,12 +23,20 @@ _CLOSED = "closed"
 _FILTERED = "filtered"
 
 
+def rate_limiter(rate: float) -> AsyncLimiter | None:
+    """``rate`` acquisitions per second (None: no limit).  Below one per second the bucket holds
+    one acquisition per 1/rate seconds (aiolimiter cannot acquire more than its capacity)."""
+    if not rate or rate <= 0:
+        return None
+    return AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate)
+
+
 class Sweeper:
     def __init__(self, *, concurrency: int = 512, host_concurrency: int = 32,
                  rate: float = 0.0, host_rate: float = 0.0, timeout: float = 1.5) -> None:
         self._global = asyncio.Semaphore(max(1, concurrency))
         self.host_concurrency = max(1, host_concurrency)
-        self._limiter = AsyncLimiter(rate, 1.0) if rate and rate > 0 else None
+        self._limiter = rate_limiter(rate)
         self.host_rate = host_rate
         self.timeout = timeout
         self.attempts = 0  # connects started, for statistics
@@ -67,7 +75,7 @@ class Sweeper:
         address = admit(address)
         ports = list(ports)
         sem = asyncio.Semaphore(self.host_concurrency) if self.host_concurrency < len(ports) else None
-        host_limiter = AsyncLimiter(self.host_rate, 1.0) if self.host_rate > 0 else None
+        host_limiter = rate_limiter(self.host_rate)
 
         async def one(port: int) -> tuple[int, str]:
             async with sem if sem is not None else contextlib.nullcontext():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from camaudit import __version__
@@ -38,7 +38,7 @@ def knowledge():
 
 async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, scope: Scope | None = None,
                    progress: Progress | None = None, resume: str | None = None,
-                   owner: str | None = None, ttl: float = LEASE_TTL) -> str:
+                   owner: str | None = None, ttl: float = LEASE_TTL, rate: float | None = None) -> str:
     """Scan ``targets`` (what the user wrote) and return the scan id.
 
     With ``resume`` the targets and options of that scan are reused and the hosts already done
@@ -47,7 +47,10 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
     The scan runs under its lease (``ttl`` seconds, renewed by progress and a keeper).  A caller
     that already holds it (a platform worker, store/lease.py) passes its ``owner``: the lease is
     then kept but not given back here, and the final status is left to the caller, which
-    writes it when it releases the lease (only if it still holds it)."""
+    writes it when it releases the lease (only if it still holds it).
+
+    ``rate``: a ceiling on the options' rate (the platform's share of an organisation's rate,
+    workers/jobs.bind); a scan whose options say 0 (no limit) runs at the ceiling."""
     held = owner is not None
     owner = owner or lease_owner()
     if resume:
@@ -55,6 +58,8 @@ async def run_scan(targets: list[str], options: ScanOptions, store: Store, *, sc
         store.claim_scan(record.id, owner, ttl)  # a second runner of the same scan is refused here
         targets = list(record.targets)
         options = options_from_dict(record.options)
+    if rate is not None and rate > 0:
+        options = replace(options, rate=min(options.rate or rate, rate))
     try:
         target_set: TargetSet = parse_targets(targets, resolve=options.resolve)
         scope = scope or Scope()  # the built-in refusals hold even when no scope is given

@@ -33,6 +33,16 @@ def claim(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta 
           now: dt.datetime | None = None) -> bool:
     """True if this worker now holds the scan.  Refused when another holds a live lease, when
     the scan is finished, or when its organisation already runs its maximum of scans."""
+    try:
+        claim_or_raise(platform, scan_id, worker, lease=lease, now=now)
+    except ScanBusy:
+        return False
+    return True
+
+
+def claim_or_raise(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta = LEASE,
+                   now: dt.datetime | None = None) -> None:
+    """``claim``, saying why a refused claim was refused (ScanBusy; NotFound for no such scan)."""
     now = now or utcnow()
     other = aliased(Scan)
     running = (select(func.count()).select_from(other)
@@ -43,14 +53,41 @@ def claim(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta 
         platform.store.claim_scan(scan_id, worker, lease.total_seconds(), now=now,
                                   only_if=[_waiting(), Scan.attempts < MAX_ATTEMPTS, running < limit],
                                   also={"status": "running", "attempts": Scan.attempts + 1})
-    except ScanBusy:
-        return False
+    except ScanBusy as exc:
+        raise ScanBusy(_why(platform, scan_id, now) or str(exc)) from None
     with platform.sessions() as s:
         s.info["audit_actor"] = (None, worker)
         org_id = s.scalar(select(Scan.org_id).where(Scan.id == scan_id))
         audit.record(s, "scan.claim", "scans", scan_id, org_id, after={"worker": worker})
         s.commit()
-    return True
+
+
+def _why(platform: Platform, scan_id: str, now: dt.datetime) -> str | None:
+    """Which of the claim's conditions refused it, in words (None: the store's own message)."""
+    with platform.sessions() as s:
+        scan = s.get(Scan, scan_id)
+        if scan is None:
+            return None
+        short = scan_id[:8]
+        if scan.lease_owner is not None and scan.lease_expires is not None \
+                and _aware(scan.lease_expires) >= now:
+            return None  # held by a live runner: the store names it
+        if scan.status in ("finished", "failed"):
+            return f"scan {short} is {scan.status}: there is nothing to resume"
+        if scan.attempts >= MAX_ATTEMPTS:
+            return (f"scan {short} was started {scan.attempts} times without finishing; it is left for a "
+                    "person to look at (request a new scan)")
+        org = s.get(Organisation, scan.org_id)
+        running = s.scalar(select(func.count()).select_from(Scan).where(
+            Scan.org_id == scan.org_id, Scan.status == "running", lease_live(now), Scan.id != scan_id))
+        if org is not None and (running or 0) >= org.max_running_scans:
+            return (f"scan {short} must wait: its organisation {org.name!r} already runs {running} scan(s), "
+                    f"its maximum ({org.max_running_scans}); it runs when one of them ends")
+    return None
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
 
 
 def renew(platform: Platform, scan_id: str, worker: str, *, lease: dt.timedelta = LEASE) -> bool:
@@ -88,11 +125,37 @@ def claimable(platform: Platform, *, now: dt.datetime | None = None, limit: int 
     """Platform scans waiting for a worker: queued, or running with an expired lease."""
     now = now or utcnow()
     with platform.sessions() as s:
-        return list(s.scalars(select(Scan.id).where(
-            Scan.request_key.is_not(None), Scan.attempts < MAX_ATTEMPTS,
-            _waiting(),
-            or_(Scan.lease_owner.is_(None), Scan.lease_expires < now))
-            .order_by(Scan.started_at).limit(limit)))
+        return list(s.scalars(select(Scan.id).where(*_claimable(now)).order_by(Scan.started_at).limit(limit)))
+
+
+def _claimable(now: dt.datetime) -> list[ColumnElement[bool]]:
+    return [Scan.request_key.is_not(None), Scan.attempts < MAX_ATTEMPTS, _waiting(),
+            or_(Scan.lease_owner.is_(None), Scan.lease_expires < now)]
+
+
+def ready(platform: Platform, *, now: dt.datetime | None = None, org_id: int | None = None,
+          limit: int = 100) -> list[str]:
+    """The waiting scans a worker could claim now, oldest first: of each organisation, as many
+    as it has free slots (``max_running_scans`` minus its scans running under a live lease).  A
+    scan refused because its organisation was at its limit is among them once a slot frees."""
+    now = now or utcnow()
+    with platform.sessions() as s:
+        rows = s.execute(select(Scan.id, Scan.org_id).where(
+            *_claimable(now), *([Scan.org_id == org_id] if org_id is not None else []))
+            .order_by(Scan.started_at, Scan.id)).all()
+        orgs = {o for _, o in rows}
+        if not orgs:
+            return []
+        running = dict(s.execute(select(Scan.org_id, func.count()).where(
+            Scan.org_id.in_(orgs), Scan.status == "running", lease_live(now)).group_by(Scan.org_id)).all())
+        free = {o: n - running.get(o, 0) for o, n in s.execute(
+            select(Organisation.id, Organisation.max_running_scans).where(Organisation.id.in_(orgs))).all()}
+    out: list[str] = []
+    for sid, org in rows:
+        if free.get(org, 0) > 0 and len(out) < limit:
+            free[org] -= 1
+            out.append(sid)
+    return out
 
 
 def unapplied(platform: Platform) -> list[str]:

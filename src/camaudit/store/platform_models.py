@@ -34,7 +34,7 @@ class Organisation(Audited, Base):
     kind: Mapped[str] = mapped_column(String(60), default="")  # free text: "province", "agency"...
     commune: Mapped[str] = mapped_column(String(200), default="")  # for aggregates by commune
     max_running_scans: Mapped[int] = mapped_column(Integer, default=2)
-    max_rate: Mapped[float] = mapped_column(Float, default=500.0)  # new connections per second, per scan
+    max_rate: Mapped[float] = mapped_column(Float, default=500.0)  # new connections/s, all its scans (scans.scan_rate)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property

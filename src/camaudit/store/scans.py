@@ -70,6 +70,14 @@ def check_options(options: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def scan_rate(org: Organisation) -> float:
+    """The engine's ``rate`` (new TCP connections per second of the sweep, all hosts of the scan)
+    one scan of ``org`` may use: its ``max_rate`` shared by the ``max_running_scans`` scans it
+    may run at once.  The claim (store/lease.py) never lets more scans of it run, so together
+    they stay within ``max_rate`` with no state shared between workers."""
+    return float(org.max_rate) / max(1, int(org.max_running_scans))
+
+
 def check_targets(system: CameraSystem, targets: builtins.list[str]) -> int:
     """The number of addresses, or Refused naming the target outside the system's ranges."""
     from camaudit.scope import Scope, ScopeError, TargetError, parse_targets
@@ -110,7 +118,8 @@ def request(db: Scoped, system_id: Any, *, request_key: str, targets: builtins.l
     opts = check_options(options)
     org = db.session.get(Organisation, system.org_id)
     assert org is not None
-    opts["rate"] = min(opts.get("rate") or org.max_rate, org.max_rate)  # the organisation's rate limit
+    share = scan_rate(org)  # recorded as requested; each run is held to the share of that moment
+    opts["rate"] = min(opts.get("rate") or share, share)
     opts["operator"] = db.who.name
     opts["organisation"] = org.name
     import uuid

@@ -38,9 +38,9 @@ def platform() -> Platform:
 
 @app.task(name="camaudit.scan")
 def scan_task(scan_id: str) -> str:
-    from camaudit.workers import jobs
+    from camaudit.workers import dispatch, jobs
 
-    return jobs.execute_scan(platform(), scan_id)
+    return jobs.execute_scan(platform(), scan_id, submit=dispatch.submit)
 
 
 @app.task(name="camaudit.tick")

@@ -19,10 +19,16 @@ class InProcessWorker:
         self.platform = platform
         self.interval = interval
         self.queue: queue.Queue[str] = queue.Queue()
+        self.pending: set[str] = set()  # in the queue: a tick does not queue a scan twice
+        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="camaudit-worker", daemon=True)
 
     def submit(self, scan_id: str) -> None:
+        with self.lock:
+            if scan_id in self.pending:
+                return
+            self.pending.add(scan_id)
         self.queue.put(scan_id)
 
     def start(self) -> None:
@@ -46,8 +52,10 @@ class InProcessWorker:
                 scan_id = self.queue.get(timeout=min(1.0, self.interval))
             except queue.Empty:
                 continue
+            with self.lock:
+                self.pending.discard(scan_id)
             if scan_id and not self.stop.is_set():
                 try:
-                    jobs.execute_scan(self.platform, scan_id)
+                    jobs.execute_scan(self.platform, scan_id, submit=self.submit)
                 except Exception:
                     log.exception("scan %s failed", scan_id)
