@@ -243,9 +243,9 @@ def create_token(db: Scoped, *, name: str, scopes: list[str], days: int | None =
 
 
 def _token_dict(t: ApiToken) -> dict[str, Any]:
-    exp = _aware(t.expires_at)
+    exp, made = _aware(t.expires_at), _aware(t.created_at)
     return {"id": t.id, "name": t.name, "scopes": list(t.scopes or []),
-            "created_at": _aware(t.created_at).isoformat(timespec="seconds") if t.created_at else None,
+            "created_at": made.isoformat(timespec="seconds") if made else None,
             "expires_at": exp.isoformat(timespec="seconds") if exp else None, "revoked": bool(t.revoked),
             "expired": exp is not None and exp < utcnow()}
 
