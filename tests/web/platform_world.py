@@ -111,6 +111,16 @@ class World:
         self.n += 1
         return self.n
 
+    def fresh_token(self, username: str) -> int:
+        """A new API token of ``username`` (its own object: only it may revoke it)."""
+        from camaudit.store.platform_models import User
+
+        p = self.platform
+        with p.sessions() as s:
+            uid = s.scalar(select(User.id).where(User.username == username))
+        with p.scoped(users.principal(p, uid), "org:read") as db:
+            return users.create_token(db, name=f"fresh {self.next()}", scopes=["org:read"])["id"]
+
     # fresh objects for a write that may consume them (delete, decide)
     def fresh(self, key: str, kind: str, **kw: Any) -> Any:
         p, oid = self.platform, self.org[key]

@@ -31,6 +31,8 @@ OUTSIDE = ["P", "D2", "A21", "A22"]
 ORG_PARAMS = {"org_id", "system_id", "device_id", "scan_id", "other_id", "finding_id", "schedule_id", "user_id",
               "grant_id"}
 FIXED_PARAMS = {"by": "vendor", "fmt": "html", "path": None}
+OWN_PARAMS = {"token_id"}  # the caller's own objects (not an organisation's): a fresh one per cell
+CLAUSE = "qcvn11-2026-bca:recovery/overall"  # a clause judged by attestation (the page offers only those)
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -92,7 +94,7 @@ def _body(w: World, method: str, path: str, target: str) -> dict[str, Any]:
     if method == "PATCH":
         return {"json": {"cameras": 7}}
     if path.endswith("/attestations"):
-        return {"data": {"clause": "QCVN-135:2.1", "verdict": "pass"},
+        return {"data": {"clause": "QCVN-135:2.1" if api else CLAUSE, "verdict": "pass"},
                 "files": {"evidence": ("evidence.pdf", b"%PDF-1.4 test", "application/pdf")}}
     if path.endswith("/scans") and method == "POST":
         if api:
@@ -100,7 +102,8 @@ def _body(w: World, method: str, path: str, target: str) -> dict[str, Any]:
                     "headers": {"Idempotency-Key": f"matrix-{n}-key"}}
         return {"data": {"request_key": f"matrix-{n}"}}
     if path.endswith("/schedules"):
-        return {"json": {"rrule": "FREQ=MONTHLY;BYDAY=1MO"}}
+        return {"json": {"rrule": "FREQ=MONTHLY;BYDAY=1MO"}} if api else \
+            {"data": {"preset": "custom", "rrule": "FREQ=MONTHLY;BYDAY=1MO"}}
     if path.endswith("/accept"):
         return {"json": {"reason": "compensating control", "until": until}} if api else \
             {"data": {"reason": "compensating control", "until": until}}
@@ -112,6 +115,10 @@ def _body(w: World, method: str, path: str, target: str) -> dict[str, Any]:
         return {"json": {"org_id": w.org[target], "role": "provincial_viewer"}}
     if path == "/api/v1/tokens":
         return {"json": {"scopes": ["org:read"]}}
+    if path == "/tokens":
+        return {"data": {"name": f"matrix {n}", "scopes": ["org:read"], "days": "30"}}
+    if path.endswith(("/delete", "/revoke")):
+        return {}
     if method == "DELETE":
         return {}
     raise AssertionError(f"no request body known for {method} {path}")
@@ -155,7 +162,7 @@ def test_authorisation_matrix(world: World, db_url: str) -> None:
         cells = 0
         for method, path, perm in routes:
             params = re.findall(r"{(\w+)}", path)
-            unknown = [p for p in params if p not in ORG_PARAMS and p not in FIXED_PARAMS]
+            unknown = [p for p in params if p not in ORG_PARAMS and p not in FIXED_PARAMS and p not in OWN_PARAMS]
             assert not unknown, f"{method} {path}: the matrix does not know path parameters {unknown}"
             for target_name in _targets(method, path):
                 target = TARGETS.get(target_name, "D1")
@@ -165,6 +172,8 @@ def test_authorisation_matrix(world: World, db_url: str) -> None:
                     for p in params:
                         if p in FIXED_PARAMS:
                             values[p] = FIXED_PARAMS[p]
+                        elif p == "token_id":
+                            values[p] = w.fresh_token(w.role_user[role])
                         elif method in UNSAFE and p in ("system_id", "finding_id", "schedule_id", "user_id",
                                                         "grant_id"):
                             values[p] = w.fresh(target, p, status="accepted" if path.endswith("/reopen") else "open")
@@ -218,6 +227,7 @@ def test_forged_csrf_is_refused_even_for_an_administrator(world: World, db_url: 
     with TestClient(app, base_url="https://testserver") as c:
         _login(c, world.role_user["admin"])
         plat = app.state.platform
+        own_token = world.fresh_token(world.role_user["admin"])
         with plat.engine.connect() as conn:
             before = audit.head_seq(conn)
         for token in (None, "forged-token-value"):
@@ -231,7 +241,7 @@ def test_forged_csrf_is_refused_even_for_an_administrator(world: World, db_url: 
         assert r.status_code == 403
         unsafe_pages = [(m, p) for m, p, _ in route_table(app) if m in UNSAFE and not p.startswith("/api/")]
         assert len(unsafe_pages) >= 4, unsafe_pages
-        ids = {"org_id": world.org["D1"], "system_id": world.system["D1"], "finding_id": world.finding["D1"],
+        ids = {"token_id": own_token, "org_id": world.org["D1"], "system_id": world.system["D1"], "finding_id": world.finding["D1"],
                "scan_id": world.scans["D1"][0], "schedule_id": world.schedule["D1"], "device_id": world.device["D1"],
                "user_id": world.user["D1"], "grant_id": world.grant["D1"]}
         for method, path in unsafe_pages:  # every unsafe page route, with a valid form but no token

@@ -198,3 +198,144 @@ def test_weak_secret_key_is_refused():
     for weak in ("changeme", "short", ""):
         with pytest.raises(SettingsError):
             Settings(secret_key=weak)
+
+
+# -- the pages' forms: schedules, attestations, tokens, the delta ----------------------------------
+
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+CLAUSE = "qcvn11-2026-bca:recovery/overall"  # judged by attestation only
+
+
+def _page_login(client, username: str) -> str:
+    import re
+
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": tok},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/tokens")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _counts(w: World) -> tuple[int, int, int, int]:
+    from camaudit.store.platform_models import ApiToken, Schedule
+
+    with w.platform.sessions() as s:
+        return (s.scalar(select(func.count()).select_from(Schedule)),
+                s.scalar(select(func.count()).select_from(AttestationRow)),
+                s.scalar(select(func.count()).select_from(ApiToken)), audit.head_seq(s.connection()))
+
+
+def test_page_forms_refuse_bad_input_and_change_nothing(world, client):
+    csrf = _page_login(client, world.role_user["agency_head"])
+    system, device = world.system["D1"], world.device["D1"]
+    before = _counts(world)
+    # a forged or missing CSRF token, on every new form
+    for url, kw in ((f"/systems/{system}/schedules", {"data": {"preset": "weekly"}}),
+                    (f"/schedules/{world.schedule['D1']}/delete", {"data": {}}),
+                    (f"/devices/{device}/attestations",
+                     {"data": {"clause": CLAUSE, "verdict": "pass"}, "files": {"evidence": ("e.pdf", b"%PDF", "x")}}),
+                    ("/tokens", {"data": {"name": "t", "scopes": ["org:read"], "days": "30"}})):
+        for token in (None, "forged"):
+            data = dict(kw["data"], **({"csrf_token": token} if token else {}))
+            r = client.post(url, data=data, files=kw.get("files"), follow_redirects=False)
+            assert r.status_code == 403, (url, token, r.status_code)
+    assert _counts(world) == before
+    # invalid recurrence rules: a clear error, the typed rule kept (escaped), nothing stored
+    client.cookies.set("lang", "en")
+    for rule, word in (("FREQ=SOMETIMES", "refused"), ("FREQ=MINUTELY", "once an hour"), ("", "recurrence rule"),
+                       (EVIL, "refused"), ("x" * 501, "500")):
+        r = client.post(f"/systems/{system}/schedules", data={"preset": "custom", "rrule": rule, "csrf_token": csrf})
+        assert r.status_code == 422 and word in r.text, (rule, r.status_code)
+        assert "<script>alert" not in r.text
+    r = client.post(f"/systems/{system}/schedules", data={"preset": "hourly!", "csrf_token": csrf})
+    assert r.status_code == 422
+    r = client.post(f"/systems/{system}/schedules", data={"preset": "custom", "rrule": EVIL, "csrf_token": csrf})
+    assert "&lt;script&gt;alert" in r.text
+    # attestations: a clause not offered, a wrong verdict, no file, an empty file
+    url = f"/devices/{device}/attestations"
+    for data, files in (({"clause": "QCVN-135:2.1", "verdict": "pass"}, {"evidence": ("e.pdf", b"%PDF", "x")}),
+                        ({"clause": CLAUSE, "verdict": "maybe"}, {"evidence": ("e.pdf", b"%PDF", "x")}),
+                        ({"clause": CLAUSE, "verdict": "pass"}, None),
+                        ({"clause": CLAUSE, "verdict": "pass"}, {"evidence": ("e.pdf", b"", "x")}),
+                        ({"clause": CLAUSE, "verdict": "pass", "note": "n" * 2001}, {"evidence": ("e.pdf", b"1", "x")})):
+        r = client.post(url, data={**data, "csrf_token": csrf}, files=files)
+        assert r.status_code == 422 and 'class="errors"' in r.text, (data, r.status_code)
+    # an oversized evidence file: the upload limit of the API, a page saying so, nothing stored
+    r = client.post(url, data={"clause": CLAUSE, "verdict": "pass", "csrf_token": csrf},
+                    files={"evidence": ("big.pdf", b"x" * (64 * 1024 + 1), "application/pdf")})
+    assert r.status_code == 413 and "text/html" in r.headers["content-type"] and "MiB" in r.text
+    # tokens: a scope the user does not hold (agency head: no user:admin), an unknown one, no name
+    for data in ({"name": "t", "scopes": ["user:admin"], "days": "30"}, {"name": "t", "scopes": ["root"], "days": "30"},
+                 {"name": "t", "scopes": [], "days": "30"}, {"name": "", "scopes": ["org:read"], "days": "30"},
+                 {"name": "t", "scopes": ["org:read"], "days": "100000"}):
+        r = client.post("/tokens", data={**data, "csrf_token": csrf})
+        assert r.status_code == 422 and 'class="errors"' in r.text, data
+        assert "cam_" not in r.text
+    # someone else's token, a schedule or device of another organisation, another system's scan: 404
+    other = world.fresh_token(world.role_user["admin"])
+    before = _counts(world)
+    assert client.post(f"/tokens/{other}/revoke", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"/schedules/{world.schedule['D2']}/delete", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"/devices/{world.device['D2']}/attestations", data={"clause": CLAUSE, "verdict": "pass",
+                       "csrf_token": csrf}, files={"evidence": ("e.pdf", b"1", "x")}).status_code == 404
+    assert client.get(f"/systems/{system}/delta?base={world.scans['A11'][0]}").status_code == 404
+    assert client.get(f"/systems/{system}/delta?scan={world.scans['D2'][0]}").status_code == 404
+    assert _counts(world) == before
+
+
+def test_page_flows_store_escape_and_count_attestations(world, client):
+    csrf = _page_login(client, world.role_user["agency_head"])
+    system, device = world.system["D1"], world.device["D1"]
+    client.cookies.set("lang", "en")
+    # the clause table of the system page: the clause waits for evidence...
+    page = client.get(f"/systems/{system}")
+    assert page.status_code == 200
+    import re
+
+    def row(html: str) -> str:
+        m = re.search(r"<tr><td>Self-recovery after an incident</td><td>(.*?)</td>", html)
+        assert m, "the clause is not in the clause table"
+        return m.group(1)
+
+    assert "Needs evidence" in row(page.text)
+    before = _counts(world)
+    r = client.post(f"/devices/{device}/attestations", follow_redirects=False,
+                    data={"clause": CLAUSE, "verdict": "pass", "note": EVIL, "csrf_token": csrf},
+                    files={"evidence": (f"{EVIL}.pdf", b"%PDF-1.4 evidence", "application/pdf")})
+    assert r.status_code == 303, r.text
+    after = _counts(world)
+    assert after[1] == before[1] + 1 and after[3] > before[3]  # stored and audited
+    page = client.get(f"/devices/{device}")
+    assert "&lt;script&gt;alert" in page.text and "<script>alert" not in page.text
+    assert "Self-recovery after an incident" in page.text and "Met (pass)" in page.text
+    # ... and passes once attested (the cached assessment of the scan is not served stale)
+    assert "Pass" in row(client.get(f"/systems/{system}").text)
+    # a schedule from a preset, shown with its next runs in Vietnam's time, then deleted
+    r = client.post(f"/systems/{system}/schedules", data={"preset": "quarterly", "csrf_token": csrf},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get(f"/systems/{system}/schedules")
+    assert "Every quarter" in page.text and "02:00" in page.text
+    ids = re.findall(r'action="/schedules/(\d+)/delete"', page.text)
+    assert len(ids) == 2  # the world's and the new one
+    r = client.post(f"/schedules/{ids[-1]}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert len(re.findall(r'action="/schedules/(\d+)/delete"', client.get(f"/systems/{system}/schedules").text)) == 1
+    # the delta of the world's two scans: the same finding in both, nothing new, nothing fixed
+    page = client.get(f"/systems/{system}/delta")
+    assert page.status_code == 200
+    assert re.search(r'data-testid="delta-persisting">\s*<caption>Still open \(1\)', page.text), page.text[:3000]
+    assert re.search(r'data-testid="delta-new">\s*<caption>New findings \(0\)', page.text)
+    # a token with a hostile name: shown once, escaped, listed, revoked
+    r = client.post("/tokens", data={"name": EVIL, "scopes": ["org:read", "scan:read"], "days": "30",
+                                     "csrf_token": csrf})
+    assert r.status_code == 200 and "no-store" in r.headers["cache-control"]
+    raw = re.search(r'value="(cam_[^"]+)"', r.text).group(1)
+    assert "&lt;script&gt;alert" in r.text and "<script>alert" not in r.text
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    tid = re.search(r'action="/tokens/(\d+)/revoke"', r.text).group(1)
+    assert raw not in client.get("/tokens").text  # shown once
+    assert client.post(f"/tokens/{tid}/revoke", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+    assert "Revoked" in client.get("/tokens").text

@@ -89,6 +89,26 @@ PAGES = {
     "scan.html": {"scan": {"id": EVIL, "system_id": 2, "system_name": EVIL, "status": "finished", "hosts_done": 1,
                            "hosts_total": 2, "hosts_up": 1, "started_at": None, "finished_at": None}},
     "finding.html": {"finding": FINDING, "errors": {"reason": EVIL}, "can_decide": True, "default_until": EVIL},
+    "delta.html": {"system": SYSTEM, "choices": [{"id": EVIL, "label": EVIL}], "scan": EVIL, "base": EVIL,
+                   "message": EVIL, "delta": {k: [{"severity": "high", "title": EVIL, "address": EVIL, "service": EVIL}]
+                                              for k in ("new_findings", "fixed", "persisting", "not_retested")}
+                   | {k: [{"address": EVIL, "vendor": EVIL, "model": EVIL}]
+                      for k in ("devices_appeared", "devices_disappeared")}},
+    "schedules.html": {"system": SYSTEM, "schedules": [{"id": 1, "rrule": EVIL, "words": EVIL, "runs": [],
+                                                        "created_by": EVIL}],
+                       "presets": [{"key": EVIL, "label": EVIL, "rrule": EVIL}], "form": {"preset": EVIL, "rrule": EVIL},
+                       "error": EVIL, "can_write": True, "tz": EVIL},
+    "device.html": {"device": {"id": 3, "address": EVIL, "vendor": EVIL, "model": EVIL, "firmware": EVIL,
+                               "last_seen": None}, "system": SYSTEM,
+                    "attestations": [{"clause_title": EVIL, "verdict_label": EVIL, "evidence_name": EVIL,
+                                      "evidence_size": 3, "evidence_sha256": EVIL, "note": EVIL, "at": None, "by": EVIL}],
+                    "choices": [{"code": EVIL, "clauses": [{"id": EVIL, "title": EVIL}]}],
+                    "verdicts": [("pass", EVIL)], "form": {"clause": EVIL, "verdict": "pass", "note": EVIL},
+                    "errors": {"note": EVIL}, "can_attest": True, "max_upload": 10, "max_mib": EVIL},
+    "tokens.html": {"tokens": [{"id": 1, "name": EVIL, "scopes": [EVIL], "created_at": None, "expires_at": None,
+                                "revoked": False, "expired": False}],
+                    "scopes": [(EVIL, EVIL)], "form": {"name": EVIL, "scopes": [EVIL], "days": "90"},
+                    "errors": {"name": EVIL}, "created": {"name": EVIL, "token": EVIL}, "days": (30, 90)},
     "stats.html": {"rows": [{"key": EVIL, "devices": 7, "failing": None, "share": None}], "by": "vendor",
                    "dimensions": [("vendor", EVIL)], "dimension_label": EVIL, "threshold": 5, "chart": ""},
 }

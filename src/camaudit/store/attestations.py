@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import func, select
+
+from camaudit.compliance.verdicts import Attestation
 from camaudit.store.access import InputError, Scoped
 from camaudit.store.models import AttestationRow, Device
 
@@ -41,3 +46,65 @@ def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evi
             rejudge_device(db.session, store, device.id)
     return {"id": row.id, "device_id": device.id, "clause": clause, "verdict": verdict,
             "evidence_sha256": evidence_sha256, "evidence_size": evidence_size}
+
+
+def _as_dict(r: AttestationRow) -> dict[str, Any]:
+    at = r.at if r.at is None or r.at.tzinfo else r.at.replace(tzinfo=dt.timezone.utc)
+    return {"id": r.id, "subject": r.subject, "clause": r.clause, "verdict": r.verdict, "by": r.by,
+            "at": at.isoformat(timespec="seconds") if at else None, "evidence_name": r.evidence_name,
+            "evidence_sha256": r.evidence_sha256, "evidence_size": r.evidence_size, "note": r.note}
+
+
+def list_for_device(db: Scoped, device_id: Any) -> list[dict[str, Any]]:
+    """The attestations recorded on a device in scope, newest first."""
+    try:
+        did = int(device_id)
+    except (TypeError, ValueError):
+        did = -1
+    device = db.get(Device, did)
+    rows = db.scalars(select(AttestationRow).where(AttestationRow.subject == device.key)
+                      .order_by(AttestationRow.at.desc(), AttestationRow.id.desc()))
+    return [_as_dict(r) for r in rows]
+
+
+def _attestation(r: AttestationRow) -> Attestation:
+    return Attestation(subject=r.subject, clause=r.clause, verdict=r.verdict, by=r.by, at=_as_dict(r)["at"] or "",
+                       evidence_name=r.evidence_name, evidence_sha256=r.evidence_sha256, note=r.note)
+
+
+def of_org(session: Any, org_id: int) -> list[Attestation]:
+    """Every attestation one organisation recorded, oldest first (a later one for the same
+    clause wins in ``assess_document``); for the system's own judgements (store/conformity.py).
+    Device keys are unique per system, not across organisations: attestations are always taken
+    from the organisation that owns the devices."""
+    rows = session.scalars(select(AttestationRow).where(AttestationRow.org_id == org_id)
+                           .order_by(AttestationRow.at, AttestationRow.id)).all()
+    return [_attestation(r) for r in rows]
+
+
+def for_subjects(db: Scoped, subjects: Iterable[str], org_id: Any = None) -> list[Attestation]:
+    """The attestations in scope on these device keys (of the organisation ``org_id``, when
+    given: two agencies' devices may share a key such as "addr:10.0.0.5"), oldest first (a later
+    one for the same clause wins in ``assess_document``), as the compliance layer takes them."""
+    keys = sorted({s for s in subjects if s})
+    out: list[Attestation] = []
+    for i in range(0, len(keys), 500):
+        stmt = select(AttestationRow).where(AttestationRow.subject.in_(keys[i:i + 500]))
+        if org_id is not None:
+            stmt = stmt.where(AttestationRow.org_id == int(org_id))
+        out += [_attestation(r) for r in db.scalars(stmt.order_by(AttestationRow.at, AttestationRow.id))]
+    out.sort(key=lambda a: a.at)
+    return out
+
+
+def fingerprint(db: Scoped, org_id: Any) -> tuple[int, int]:
+    """(count, highest id) of the attestations in scope of one organisation: changes whenever one
+    is added, so a cached assessment keyed on it is never stale (in any process)."""
+    try:
+        oid = int(org_id)
+    except (TypeError, ValueError):
+        oid = -1
+    row = db.rows(select(func.count(AttestationRow.id), func.max(AttestationRow.id))
+                  .where(AttestationRow.org_id == oid))
+    n, top = row[0] if row else (0, None)
+    return int(n or 0), int(top or 0)

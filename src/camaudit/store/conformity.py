@@ -14,21 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from camaudit.store.models import AttestationRow, Device, Scan, utcnow
+from camaudit.store.attestations import of_org
+from camaudit.store.models import Device, Scan, utcnow
 from camaudit.store.platform_models import CameraSystem
 
 PROFILE = "auto"  # the binding regulation in force on the scan's day, recommendations beside it
-
-
-def attestations_of(session: Any, org_id: int) -> list[Any]:
-    """The organisation's attestations, oldest first (a later one for the same clause wins)."""
-    from camaudit.compliance.verdicts import Attestation
-
-    rows = session.scalars(select(AttestationRow).where(AttestationRow.org_id == org_id)
-                           .order_by(AttestationRow.at, AttestationRow.id)).all()
-    return [Attestation(subject=r.subject, clause=r.clause, verdict=r.verdict, by=r.by,
-                        at=r.at.isoformat() if r.at else "", evidence_name=r.evidence_name,
-                        evidence_sha256=r.evidence_sha256, note=r.note) for r in rows]
 
 
 def summary(assessment: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +54,7 @@ def judge_scan(session: Any, store: Any, scan_id: str) -> dict[str, Any] | None:
                                                  Scan.id != scan.id, Scan.started_at > scan.started_at).limit(1))
     if newer is not None:
         return None
-    assessment = assess_document(store.report_document(scan.id), PROFILE, attestations_of(session, system.org_id),
+    assessment = assess_document(store.report_document(scan.id), PROFILE, of_org(session, system.org_id),
                                  "en", system=system.name)
     s = summary(assessment)
     system.compliance = {**s, "scan_id": scan.id, "judged_at": utcnow().isoformat(timespec="seconds")}

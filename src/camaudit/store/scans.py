@@ -212,4 +212,21 @@ def delta(db: Scoped, old_id: str, new_id: str) -> dict[str, Any]:
             continue
         addr, check, _ = k
         out["fixed" if check in nran.get(addr, set()) else "not_retested"].append(v)
+    old_hosts, new_hosts = _hosts(db, old.id), _hosts(db, new.id)
+    out["devices_appeared"] = [v for k, v in new_hosts.items() if k not in old_hosts]
+    out["devices_disappeared"] = [v for k, v in old_hosts.items() if k not in new_hosts]
+    return out
+
+
+def _hosts(db: Scoped, scan_id: str) -> dict[str, dict[str, Any]]:
+    """The devices that answered in a scan, by device key (the address when none is known)."""
+    from camaudit.store.models import Device
+
+    rows = db.rows(select(ScanHost, Device.key).outerjoin(Device, ScanHost.device_id == Device.id)
+                   .where(ScanHost.scan_id == scan_id, ScanHost.up.is_(True)))
+    out: dict[str, dict[str, Any]] = {}
+    for h, key in rows:
+        ident = h.identity or {}
+        out[key or f"addr:{h.address}"] = {"address": h.address, "device_key": key, "vendor": ident.get("vendor"),
+                                           "model": ident.get("model"), "kind": ident.get("kind")}
     return out

@@ -51,7 +51,8 @@ def as_dict(s: Schedule) -> dict[str, Any]:
     return {"id": s.id, "org_id": s.org_id, "system_id": s.system_id, "rrule": s.rrule,
             "dtstart": _aware(s.dtstart).isoformat(), "enabled": s.enabled,  # type: ignore[union-attr]
             "next_run_at": nxt.isoformat() if nxt else None,
-            "next_run_local": nxt.astimezone(TZ).isoformat() if nxt else None, "options": s.options}
+            "next_run_local": nxt.astimezone(TZ).isoformat() if nxt else None, "options": s.options,
+            "created_by": s.created_by}
 
 
 def create(db: Scoped, system_id: Any, *, rrule: str, dtstart: dt.datetime | None = None,
@@ -76,6 +77,26 @@ def list(db: Scoped, system_id: Any) -> builtins.list[dict[str, Any]]:  # noqa: 
     db.get(CameraSystem, _int(system_id))
     return [as_dict(s) for s in db.scalars(select(Schedule).where(Schedule.system_id == _int(system_id))
                                            .order_by(Schedule.id))]
+
+
+def get(db: Scoped, schedule_id: Any) -> dict[str, Any]:
+    return as_dict(db.get(Schedule, _int(schedule_id)))
+
+
+def upcoming(text: str, dtstart: dt.datetime | str, n: int = 3, after: dt.datetime | None = None
+             ) -> builtins.list[dt.datetime]:
+    """The next ``n`` occurrences of a rule after ``after`` (default now), in Asia/Ho_Chi_Minh."""
+    start = dt.datetime.fromisoformat(dtstart) if isinstance(dtstart, str) else dtstart
+    rule = _rule(text, _aware(start) or utcnow())
+    t = (after or utcnow()).astimezone(TZ).replace(tzinfo=None)
+    out: builtins.list[dt.datetime] = []
+    while len(out) < n:
+        nxt = rule.after(t, inc=False)
+        if nxt is None:
+            break
+        out.append(nxt.replace(tzinfo=TZ))
+        t = nxt
+    return out
 
 
 def delete(db: Scoped, schedule_id: Any) -> None:

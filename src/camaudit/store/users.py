@@ -242,6 +242,38 @@ def create_token(db: Scoped, *, name: str, scopes: list[str], days: int | None =
             "expires_at": t.expires_at.isoformat() if t.expires_at else None}
 
 
+def _token_dict(t: ApiToken) -> dict[str, Any]:
+    exp, made = _aware(t.expires_at), _aware(t.created_at)
+    return {"id": t.id, "name": t.name, "scopes": list(t.scopes or []),
+            "created_at": made.isoformat(timespec="seconds") if made else None,
+            "expires_at": exp.isoformat(timespec="seconds") if exp else None, "revoked": bool(t.revoked),
+            "expired": exp is not None and exp < utcnow()}
+
+
+def list_tokens(db: Scoped) -> list[dict[str, Any]]:
+    """The caller's own API tokens (never anyone else's, never the secret), newest first."""
+    if db.who.user_id is None:
+        return []
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == db.who.user_id)
+                              .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+    return [_token_dict(t) for t in rows]
+
+
+def revoke_token(db: Scoped, token_id: Any) -> dict[str, Any]:
+    """Revoke one of the caller's own tokens; another user's token is not found (404)."""
+    try:
+        tid = int(token_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"no token {token_id!r}") from None
+    t = db.session.get(ApiToken, tid)
+    if t is None or db.who.user_id is None or t.user_id != db.who.user_id:
+        raise NotFound(f"no token {token_id}")
+    if not t.revoked:
+        with db.action("token.revoke"):
+            t.revoked = True
+    return _token_dict(t)
+
+
 def token_principal(platform: Platform, raw: str, request_id: str = "") -> Principal | None:
     if not raw.startswith("cam_") or len(raw) > 200:
         return None

@@ -23,6 +23,17 @@ HEADERS = {"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none
            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
 
 
+def _too_large(scope: Scope, limit: int) -> Response:
+    """The 413 answer: JSON for the API, a page in the user's language for a form."""
+    detail = f"the request is larger than {limit // 1024} KiB"
+    if str(scope.get("path", "")).startswith("/api/"):
+        return JSONResponse({"detail": detail}, status_code=413)
+    from camaudit.web.pages.render import too_large_page
+
+    cookies = dict(scope.get("headers") or []).get(b"cookie", b"").decode("latin-1")
+    return too_large_page(str(scope.get("path", "")), cookies, limit)
+
+
 class BodyLimit:
     """413 for any request body over ``limit`` bytes, declared or streamed; nothing is stored."""
 
@@ -35,8 +46,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await JSONResponse({"detail": f"the request is larger than {self.limit // 1024} KiB"},
-                               status_code=413)(scope, receive, send)
+            await _too_large(scope, self.limit)(scope, receive, send)
             return
         seen = 0
         refused = False
@@ -50,8 +60,7 @@ class BodyLimit:
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:  # streamed past the limit: answer now, the app sees a disconnect
                     refused = True
-                    await JSONResponse({"detail": f"the request is larger than {self.limit // 1024} KiB"},
-                                       status_code=413)(scope, receive, send)
+                    await _too_large(scope, self.limit)(scope, receive, send)
                     return {"type": "http.disconnect"}
             return msg
 

@@ -176,6 +176,104 @@ def test_scan_live_progress_accept_finding_download_report(page, server, ids, sc
     assert not dialogs
 
 
+def _scan_and_wait(page, server, system_id: int) -> str:
+    page.goto(f"{server.url}/systems/{system_id}")
+    page.get_by_role("button", name="Quét hệ thống này ngay").click()
+    page.wait_for_url(re.compile(r"/scans/[\w-]+$"))
+    page.get_by_test_id("scan-status").filter(has_text="Hoàn thành").wait_for(timeout=180_000)
+    return page.url.rsplit("/", 1)[1]
+
+
+def _fits_a_phone(page, screenshots, name: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    wide = page.evaluate("""Array.from(document.querySelectorAll('body *')).filter(
+        e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'))
+        .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + (e.id || ''))""")
+    assert overflow <= 1, f"{name}: the page is {overflow}px wider than a phone: {wide}"
+    shot(page, screenshots, f"{name}-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_schedule_delta_attestation_and_tokens(page, server, ids, screenshots, dialogs, tmp_path):
+    system_id = ids["system"][SCHOOL_SYSTEM]  # the lab's devices are in its range
+    login(page, server, "canbo")
+    # a schedule from a preset: shown with its next runs, then deleted
+    page.goto(f"{server.url}/systems/{system_id}")
+    page.get_by_test_id("manage-schedules").click()
+    page.wait_for_url(re.compile(r"/schedules$"))
+    page.get_by_label("Quy tắc lặp lại tự nhập (RRULE)").check()
+    page.get_by_label(re.compile("^Quy tắc lặp lại ")).fill(f"FREQ=SOMETIMES{EVIL}")
+    page.get_by_role("button", name="Lưu lịch quét").click()
+    assert page.locator(".errors").count() >= 1 and "Quy tắc lặp lại không hợp lệ" in page.locator(".errors").inner_text()
+    page.get_by_label("Thứ Hai đầu tiên của tháng, 02:00").check()
+    page.get_by_role("button", name="Lưu lịch quét").click()
+    page.wait_for_url(re.compile(r"done=schedule"))
+    table = page.get_by_test_id("schedules")
+    assert "Thứ Hai đầu tiên của tháng" in table.inner_text() and "BYDAY=1MO" in table.inner_text()
+    assert re.search(r"\d{2}/\d{2}/\d{4} 02:00", table.inner_text()), "no next run in Vietnam's time"
+    shot(page, screenshots, "schedules")
+    _fits_a_phone(page, screenshots, "schedules")
+    rows = page.get_by_test_id("schedules").locator("tbody tr")
+    n = rows.count()
+    rows.nth(n - 1).get_by_role("button", name="Xóa").click()  # the newest (the list is in order of creation)
+    page.wait_for_url(re.compile(r"done=schedule_deleted"))
+    rows = page.get_by_test_id("schedules").locator("tbody tr")
+    assert (rows.count() == n - 1 if n > 1 else "Chưa có lịch quét nào." in rows.first.inner_text())
+    # two scans, then the delta between them from the scan page
+    _scan_and_wait(page, server, system_id)
+    later = _scan_and_wait(page, server, system_id)
+    page.get_by_test_id("compare").click()
+    page.wait_for_url(re.compile(r"/delta\?scan="))
+    summary = page.get_by_test_id("delta-summary").inner_text()
+    assert "Vẫn còn tồn tại" in summary and "Phát hiện mới" in summary
+    persisting = page.get_by_test_id("delta-persisting").locator("tbody tr")
+    assert persisting.count() >= 1 and "Không có." not in persisting.first.inner_text(), \
+        "the same lab scanned twice shows no finding still open"
+    assert page.locator("#f-scan").input_value() == later
+    shot(page, screenshots, "delta")
+    _fits_a_phone(page, screenshots, "delta")
+    # an attestation with its evidence on a device of the system
+    page.goto(f"{server.url}/systems/{system_id}")
+    page.locator("[data-testid=devices] a[href^='/devices/']").first.click()
+    page.wait_for_url(re.compile(r"/devices/\d+$"))
+    evidence = tmp_path / "bien-ban-khoi-phuc.pdf"
+    evidence.write_bytes(b"%PDF-1.4 bien ban kiem tra tu khoi phuc")
+    page.get_by_label("Điều khoản").select_option("qcvn11-2026-bca:recovery/overall")
+    page.get_by_label("Kết luận").select_option("pass")
+    page.get_by_label(re.compile("^Tệp bằng chứng")).set_input_files(str(evidence))
+    page.get_by_label(re.compile("^Ghi chú")).fill(f"Đã thử ngắt điện {EVIL}")
+    page.get_by_role("button", name="Ghi nhận", exact=True).click()
+    page.wait_for_url(re.compile(r"done=attestation"))
+    listed = page.get_by_test_id("attestations").inner_text()
+    assert "Tự khôi phục hoạt động sau sự cố" in listed and "bien-ban-khoi-phuc.pdf" in listed
+    assert f"Đã thử ngắt điện {EVIL}" in listed
+    shot(page, screenshots, "device-attestation")
+    _fits_a_phone(page, screenshots, "device-attestation")
+    # an API token: only the permissions held are offered; shown once; works; revoked
+    page.get_by_role("link", name="Mã truy cập API").click()
+    page.wait_for_url(re.compile(r"/tokens$"))
+    assert page.locator("input[name=scopes][value='user:admin']").count() == 0
+    page.get_by_label(re.compile("^Tên")).fill(f"Máy chủ giám sát {EVIL}")
+    page.locator("input[name=scopes][value='scan:read']").check()
+    page.get_by_role("button", name="Tạo mã").click()
+    raw = page.get_by_test_id("token-value").input_value()
+    assert raw.startswith("cam_")
+    api = f"{server.url}/api/v1/systems/{system_id}/scans"
+    assert page.request.get(api, headers={"Authorization": f"Bearer {raw}"}).status == 200
+    assert page.request.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status == 404
+    shot(page, screenshots, "tokens")
+    _fits_a_phone(page, screenshots, "tokens")
+    page.goto(f"{server.url}/tokens")
+    assert raw not in page.content(), "the token was shown a second time"
+    row = page.get_by_test_id("tokens").locator("tr", has_text="Máy chủ giám sát")
+    row.get_by_role("button", name="Thu hồi").click()
+    page.wait_for_url(re.compile(r"done=token_revoked"))
+    assert "Đã thu hồi" in page.get_by_test_id("tokens").locator("tr", has_text="Máy chủ giám sát").inner_text()
+    assert page.request.get(api, headers={"Authorization": f"Bearer {raw}"}).status == 401
+    assert not dialogs, f"a script ran: {dialogs}"
+
+
 def test_english_phone_keyboard_and_headers(page, server, screenshots):
     resp = page.goto(f"{server.url}/login?lang=en")
     assert resp is not None

@@ -25,6 +25,8 @@ def nav_items(principal: Any, path: str) -> list[dict[str, Any]]:
         items.append((f"/orgs/{home}", _("My organisation"), "org"))
     if has("stats:read"):
         items.append(("/stats", _("Statistics"), "stats"))
+    if has("org:read") and getattr(principal, "user_id", None) is not None:
+        items.append(("/tokens", _("API tokens"), "tokens"))
     out = []
     for href, label, _key in items:
         out.append({"href": href, "label": label, "current": path == href or path.startswith(href + "/")})
@@ -57,4 +59,32 @@ def page(request: Request, template: str, *, principal: Any = None, title: str =
 
 def _flash(code: str) -> str:
     return {"system": _("The camera system was registered."), "accepted": _("The finding was accepted."),
-            "fp": _("The finding was marked as a false positive.")}.get(code, "")
+            "fp": _("The finding was marked as a false positive."),
+            "schedule": _("The schedule was saved."), "schedule_deleted": _("The schedule was deleted."),
+            "attestation": _("The attestation was recorded."),
+            "token_revoked": _("The token was revoked.")}.get(code, "")
+
+
+def too_large_page(path: str, cookies: str, limit: int) -> HTMLResponse:
+    """The 413 page of a form whose body (an evidence file) is over the upload limit; nothing
+    was read into the application, so nothing was stored."""
+    from http.cookies import CookieError, SimpleCookie
+
+    from camaudit.web import i18n
+
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(cookies)
+    except CookieError:
+        pass
+    token = i18n.set_lang(jar["lang"].value if "lang" in jar else i18n.DEFAULT_LANG)
+    mib = f"{limit / 1048576:g}"
+    try:
+        html = templating.render_string(
+            "error.html", title=_("The file is too large"), user=None, csrf_token="", nav=[], crumbs=None,
+            flash=None, request_path=path, **labels.GLOBALS,
+            message=_("A form may send at most %(n)s MiB; nothing was saved. Go back and choose a smaller file.",
+                      n=mib))
+    finally:
+        i18n._lang.reset(token)
+    return HTMLResponse(html, status_code=413, headers=templating.SECURITY_HEADERS)

@@ -15,6 +15,7 @@ from fastapi.params import Depends
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
+from camaudit.store import attestations as attestations_svc
 from camaudit.store import findings as findings_svc
 from camaudit.store import orgs as orgs_svc
 from camaudit.store import scans as scans_svc
@@ -38,7 +39,7 @@ REPORT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 MAX_TEXT = 2000  # longest text accepted in a form field
 PROFILE_IN_FORCE = "auto"  # the binding regulation in force on the scan's day, with the recommendations beside it
-_ASSESSMENTS: dict[tuple[str, str], dict[str, Any]] = {}  # (finished scan, language) -> compliance part
+_ASSESSMENTS: dict[tuple[str, str, tuple[int, int]], dict[str, Any]] = {}  # (scan, language, attestations) -> part
 
 
 def _db(perm: str) -> Any:
@@ -257,19 +258,28 @@ def _system_view(s: dict[str, Any], scans: list[dict[str, Any]], open_findings: 
 
 def _assessment(request: Request, db: Scoped, scan: dict[str, Any] | None) -> dict[str, Any] | None:
     """The compliance part of a finished scan's report (clause by clause, against the regulation in
-    force), computed once per scan and language: a finished scan does not change.  The scan was
-    read through the scoped services before, so the cache never serves an object out of scope."""
+    force, with the attestations recorded on its devices), computed once per scan, language and
+    state of the organisation's attestations: a finished scan does not change, and a new
+    attestation (from this process, another one or the API) changes the key.  The scan was read
+    through the scoped services before, so the cache never serves an object out of scope."""
     if not scan or scan.get("status") != "finished":
         return None
-    key = (str(scan["id"]), current_lang())
+    key = (str(scan["id"]), current_lang(), attestations_svc.fingerprint(db, scan.get("org_id")))
     if key not in _ASSESSMENTS:
         from camaudit.compliance.verdicts import assess_document
 
         doc = scans_svc.report_document(db, scan["id"], request.app.state.platform.store)
         if len(_ASSESSMENTS) > 512:
             _ASSESSMENTS.clear()
-        _ASSESSMENTS[key] = assess_document(doc, PROFILE_IN_FORCE, [], current_lang())
+        _ASSESSMENTS[key] = assess_document(doc, PROFILE_IN_FORCE, _attestations(db, doc, scan.get("org_id")),
+                                            current_lang())
     return _ASSESSMENTS[key]
+
+
+def _attestations(db: Scoped, doc: dict[str, Any], org_id: Any) -> list[Any]:
+    """The attestations the scan's organisation recorded on the devices of a report document."""
+    return attestations_svc.for_subjects(db, [d.get("device_key") or f"addr:{d['address']}" for d in doc["devices"]],
+                                         org_id=org_id)
 
 
 def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -364,9 +374,16 @@ def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
     system = _system_view({**raw, "org_name": orgs_svc.get(db, raw["org_id"])["name"]}, scans, open_findings)
     assessment = _assessment(request, db, _last_finished(scans, raw["id"]))
     compliance = _compliance_view([assessment]) if assessment else None
+    finished = sorted((s for s in scans if s["status"] == "finished"),
+                      key=lambda s: str(s.get("finished_at") or s.get("started_at") or ""), reverse=True)
+    previous = {a["id"]: b["id"] for a, b in zip(finished, finished[1:])}
+    from camaudit.web.pages.extra import system_schedules
+
+    plans = system_schedules(db, system_id) if who.has("scan:read") else None
     return page(request, "system.html", principal=who, title=system["name"], system=system, devices=devices,
                 findings=open_findings, scans=scans, can_scan=who.has("scan:run"), show_ranges=True,
-                compliance=compliance,
+                compliance=compliance, previous=previous, schedules=plans,
+                can_attest=who.has("attestation:write"),
                 request_key=secrets.token_urlsafe(16),
                 crumbs=[{"href": f"/orgs/{system['org_id']}", "label": system.get("org_name", "")},
                         {"href": None, "label": system["name"]}])
@@ -417,7 +434,8 @@ def scan_report(request: Request, scan_id: str, fmt: str, db: ReportRead) -> Res
     doc = scans_svc.report_document(db, scan_id, request.app.state.platform.store)
     lang = current_lang()
     if "compliance" not in doc:
-        doc["compliance"] = assess_document(doc, PROFILE_IN_FORCE, [], lang, system=scan.get("system_name"))
+        doc["compliance"] = assess_document(doc, PROFILE_IN_FORCE, _attestations(db, doc, scan.get("org_id")), lang,
+                                            system=scan.get("system_name"))
     with tempfile.TemporaryDirectory(prefix="camaudit-web-") as tmp:
         path = write_report(doc, Path(tmp) / f"report.{fmt}", lang=lang, kb=_kb())
         data = path.read_bytes()
@@ -513,3 +531,8 @@ def stats(request: Request, db: StatsRead, by: str = "vendor") -> Response:
     return page(request, "stats.html", principal=_principal(db), title=_("Camera statistics"), rows=rows, by=by,
                 dimensions=[(d, labels.dimension_label(d)) for d in DIMENSIONS],
                 dimension_label=labels.dimension_label(by), threshold=K_ANON, chart=chart)
+
+
+from camaudit.web.pages import extra as _extra  # noqa: E402  (the pages for the API's other features)
+
+router.include_router(_extra.router)

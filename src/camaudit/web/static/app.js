@@ -1,4 +1,5 @@
-// camaudit platform: live progress of a scan (the only script; the pages work without it).
+// camaudit platform: small progressive enhancements; every page works without them.
+// live progress of a scan
 "use strict";
 (function () {
   var box = document.querySelector("[data-progress-url]");
@@ -22,4 +23,17 @@
   }
   var st = box.getAttribute("data-status");
   if (st === "queued" || st === "running") { window.setTimeout(tick, 500); }
+}());
+
+// an evidence file over the upload limit is refused before it is sent (the server refuses it too)
+(function () {
+  var inputs = document.querySelectorAll("input[type=file][data-max-bytes]");
+  Array.prototype.forEach.call(inputs, function (input) {
+    input.addEventListener("change", function () {
+      var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+      var f = input.files && input.files[0];
+      input.setCustomValidity(f && f.size > max ? input.getAttribute("data-too-large") || "too large" : "");
+      input.reportValidity();
+    });
+  });
 }());
