@@ -103,6 +103,7 @@ def province(n_orgs: int, n_devices: int, n_findings: int, seed: int = 2026) -> 
                             "authorisation_doc": f"QĐ {sid}/QĐ-UBND", "cameras": 100, "purpose": "", "site": "",
                             "owner_unit": ""})
     for s in systems:
+        judged = None
         for age in (rng.randint(1, 80), rng.randint(90, 200)):
             finished = now - dt.timedelta(days=age, minutes=rng.randint(0, 600))
             scans.append({"id": str(uuid.UUID(int=rng.getrandbits(128))), "org_id": s["org_id"], "system_id": s["id"],
@@ -110,6 +111,14 @@ def province(n_orgs: int, n_devices: int, n_findings: int, seed: int = 2026) -> 
                           "started_at": finished - dt.timedelta(minutes=20), "finished_at": finished,
                           "hosts_total": 256, "hosts_done": 256, "hosts_up": 100, "request_key": None,
                           "requested_by": "bench", "applied": True})
+            judged = judged or scans[-1]["id"]
+        # the judgement of the newest scan against the regulation in force (store/conformity.py)
+        passed, considered = rng.randint(4, 28), 30
+        s.update(compliance_scan_id=judged, compliance_passed=passed, compliance_considered=considered,
+                 compliance={"catalogue": "qcvn11-2026-bca", "code": "QCVN 11:2026/BCA", "passed": passed,
+                             "considered": considered, "pct": round(100 * passed / considered, 1),
+                             "counts": {"pass": passed, "fail": 2, "attestation": considered - passed - 2},
+                             "scan_id": judged})
     devices = []
     for i in range(n_devices):
         s = systems[i % len(systems)]
