@@ -287,3 +287,27 @@ def test_a_scan_that_ends_hands_its_slot_to_the_next_without_waiting_for_a_tick(
         worker.close(timeout=30)
     assert (_row(plat, a).status, _row(plat, b).status) == ("finished", "finished")
     assert (_row(plat, a).attempts, _row(plat, b).attempts) == (1, 1)
+
+
+def test_a_waiting_scan_is_not_handed_to_the_broker_again_every_tick(plat):
+    """Every worker busy: the scan's message waits in the broker's queue; the tick must not add
+    one per minute.  After RESEND (a broker that lost it) it is sent again; a scan whose worker
+    died is sent again as soon as its lease lapses (the claim forgot the dispatch)."""
+    system = _world(plat, max_running=1)
+    sid = _request(plat, system, "resend-1", ["127.75.11.1"])
+    sent: list[str] = []
+    t0 = dt.datetime.now(UTC)
+    assert jobs.tick(plat, sent.append, now=t0)["submitted"] == [sid]
+    assert jobs.tick(plat, sent.append, now=t0 + dt.timedelta(minutes=1))["submitted"] == []
+    assert jobs.tick(plat, sent.append, now=t0 + lease.RESEND - dt.timedelta(seconds=1))["submitted"] == []
+    assert jobs.tick(plat, sent.append, now=t0 + lease.RESEND + dt.timedelta(seconds=1))["submitted"] == [sid]
+    assert sent == [sid, sid]
+    # the in-process worker's tick (its queue drops duplicates itself; a restart empties it)
+    assert jobs.tick(plat, sent.append, now=t0 + lease.RESEND + dt.timedelta(minutes=1), resend_after=None)[
+        "submitted"] == [sid]
+    # a worker claims it and dies: once the lease lapses the scan goes out again at once
+    later = t0 + lease.RESEND + dt.timedelta(minutes=2)
+    assert lease.claim(plat, sid, ELSEWHERE, lease=dt.timedelta(seconds=30), now=later)
+    assert _row(plat, sid).dispatched_at is None
+    assert jobs.tick(plat, sent.append, now=later + dt.timedelta(seconds=10))["submitted"] == []  # live lease
+    assert jobs.tick(plat, sent.append, now=later + dt.timedelta(minutes=1))["submitted"] == [sid]

@@ -20,6 +20,10 @@ from camaudit.store.platform import Platform
 from camaudit.store.platform_models import Organisation
 
 LEASE = dt.timedelta(seconds=60)
+# A waiting scan handed to the broker is not handed again before this: while every worker is busy
+# its message waits in the queue, and one more per tick would pile up there.  After it, a message
+# a broker lost (restarted without persistence) is replaced.
+RESEND = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5  # claims of one scan before it is left for a person to look at
 
 
@@ -52,7 +56,7 @@ def claim_or_raise(platform: Platform, scan_id: str, worker: str, *, lease: dt.t
     try:
         platform.store.claim_scan(scan_id, worker, lease.total_seconds(), now=now,
                                   only_if=[_waiting(), Scan.attempts < MAX_ATTEMPTS, running < limit],
-                                  also={"status": "running", "attempts": Scan.attempts + 1})
+                                  also={"status": "running", "attempts": Scan.attempts + 1, "dispatched_at": None})
     except ScanBusy as exc:
         raise ScanBusy(_why(platform, scan_id, now) or str(exc)) from None
     with platform.sessions() as s:
@@ -134,16 +138,19 @@ def _claimable(now: dt.datetime) -> list[ColumnElement[bool]]:
 
 
 def ready(platform: Platform, *, now: dt.datetime | None = None, org_id: int | None = None,
-          limit: int = 100) -> list[str]:
+          limit: int = 100, resend_after: dt.timedelta | None = None) -> list[str]:
     """The waiting scans a worker could claim now, oldest first: of each organisation, as many
     as it has free slots (``max_running_scans`` minus its scans running under a live lease).  A
-    scan refused because its organisation was at its limit is among them once a slot frees."""
+    scan refused because its organisation was at its limit is among them once a slot frees.
+    With ``resend_after``, a scan handed to a worker less than that long ago still takes its slot
+    but is not listed (its message is on its way)."""
     now = now or utcnow()
+    recent = None if resend_after is None else now - resend_after
     with platform.sessions() as s:
-        rows = s.execute(select(Scan.id, Scan.org_id).where(
+        rows = s.execute(select(Scan.id, Scan.org_id, Scan.dispatched_at).where(
             *_claimable(now), *([Scan.org_id == org_id] if org_id is not None else []))
             .order_by(Scan.started_at, Scan.id)).all()
-        orgs = {o for _, o in rows}
+        orgs = {o for _, o, _d in rows}
         if not orgs:
             return []
         running = dict(s.execute(select(Scan.org_id, func.count()).where(
@@ -151,11 +158,25 @@ def ready(platform: Platform, *, now: dt.datetime | None = None, org_id: int | N
         free = {o: n - running.get(o, 0) for o, n in s.execute(
             select(Organisation.id, Organisation.max_running_scans).where(Organisation.id.in_(orgs))).all()}
     out: list[str] = []
-    for sid, org in rows:
+    for sid, org, sent in rows:
         if free.get(org, 0) > 0 and len(out) < limit:
             free[org] -= 1
-            out.append(sid)
+            if recent is None or sent is None or _aware(sent) < recent:
+                out.append(sid)
     return out
+
+
+def mark_dispatched(platform: Platform, scan_ids: list[str], now: dt.datetime | None = None) -> None:
+    """Remember that these scans were handed to a worker (``ready(resend_after=...)`` skips them)."""
+    if not scan_ids:
+        return
+    from sqlalchemy import update
+
+    now = now or utcnow()
+    with platform.sessions() as s:  # not a scan a worker claimed meanwhile (its claim cleared the mark)
+        s.execute(update(Scan).where(Scan.id.in_(scan_ids), or_(Scan.lease_owner.is_(None), Scan.lease_expires < now))
+                  .values(dispatched_at=now).execution_options(synchronize_session=False))
+        s.commit()
 
 
 def unapplied(platform: Platform) -> list[str]:

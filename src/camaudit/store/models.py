@@ -48,6 +48,8 @@ class Scan(Base):
     # the lease of a running scan: one runner at a time (Store.claim_scan / renew_scan / release_scan)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # when the platform last handed the scan to a worker (store/lease.py: not again before RESEND)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     hosts: Mapped[list["ScanHost"]] = relationship(back_populates="scan", cascade="all, delete-orphan")
     findings: Mapped[list["FindingRow"]] = relationship(back_populates="scan", cascade="all, delete-orphan")

@@ -19,11 +19,26 @@ def broker_url() -> str | None:
     return os.environ.get("CAMAUDIT_BROKER") or None
 
 
-def submit(scan_id: str) -> None:
+def submit(scan_id: str) -> bool:
+    """True when the scan was handed to a worker (the broker or the in-process one); False when
+    nobody listens now (the next tick, of beat or of the in-process loop, picks it up)."""
     if broker_url():
         from camaudit.workers.celery_app import app
 
         app.send_task("camaudit.scan", args=[scan_id])
-    elif _local is not None:
+        return True
+    if _local is not None:
         _local(scan_id)
-    # else: nobody is listening now; the next tick (beat or the in-process loop) picks it up
+        return True
+    return False
+
+
+def hand_over(platform: object, scan_id: str) -> bool:
+    """``submit`` a scan the web just queued, and remember it was handed over (so the tick does
+    not send it again while its message waits for a free worker)."""
+    sent = submit(scan_id)
+    if sent:
+        from camaudit.store.lease import mark_dispatched
+
+        mark_dispatched(platform, [scan_id])  # type: ignore[arg-type]
+    return sent

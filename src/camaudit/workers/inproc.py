@@ -44,7 +44,7 @@ class InProcessWorker:
         while not self.stop.is_set():
             if time.monotonic() >= next_tick:
                 try:
-                    jobs.tick(self.platform, self.submit)
+                    jobs.tick(self.platform, self.submit, resend_after=None)
                 except Exception:
                     log.exception("scheduler tick failed")
                 next_tick = time.monotonic() + self.interval

@@ -91,7 +91,7 @@ def bind(platform: Platform, scan_id: str) -> Binding:
 def execute_scan(platform: Platform, scan_id: str, *, worker: str | None = None,
                  lease: dt.timedelta | None = None, progress: Progress | None = None,
                  around: Callable[[Coroutine[Any, Any, None]], Coroutine[Any, Any, Any]] | None = None,
-                 busy: list[str] | None = None, submit: Callable[[str], None] | None = None) -> str:
+                 busy: list[str] | None = None, submit: Callable[[str], object] | None = None) -> str:
     """'finished' | 'failed' | 'interrupted' | 'skipped' (another worker holds it, or done).
 
     ``progress``: the engine's progress events; ``around``: wraps the scan's coroutine (the
@@ -177,16 +177,19 @@ def enqueue_due(platform: Platform, now: dt.datetime | None = None) -> list[str]
     return schedules.enqueue_due(platform, now)
 
 
-def tick(platform: Platform, submit: Any, now: dt.datetime | None = None) -> dict[str, Any]:
+def tick(platform: Platform, submit: Any, now: dt.datetime | None = None,
+         resend_after: dt.timedelta | None = leases.RESEND) -> dict[str, Any]:
     """What beat (or the in-process loop) does each minute: queue due schedules, submit every
     scan a worker could claim now (queued, interrupted, abandoned by a dead worker once its lease
     expired; of each organisation as many as it has free slots, so a scan refused at the
     organisation's limit is submitted once a slot frees), and apply findings a dead worker left
-    unapplied."""
+    unapplied.  A scan handed to a worker is not handed again before ``resend_after`` (None: the
+    in-process worker, whose own queue drops duplicates and is lost on a restart)."""
     new = enqueue_due(platform, now)
-    waiting = leases.ready(platform, now=now)
+    waiting = leases.ready(platform, now=now, resend_after=resend_after)
     for sid in waiting:
         submit(sid)
+    leases.mark_dispatched(platform, waiting, now)
     for sid in leases.unapplied(platform):
         apply_findings(platform, sid, actor="tick")
     from camaudit.store.conformity import judge_missing
@@ -195,7 +198,7 @@ def tick(platform: Platform, submit: Any, now: dt.datetime | None = None) -> dic
     return {"queued": new, "submitted": waiting}
 
 
-def submit_next(platform: Platform, scan_id: str, submit: Callable[[str], None]) -> list[str]:
+def submit_next(platform: Platform, scan_id: str, submit: Callable[[str], object]) -> list[str]:
     """A scan ended and its organisation has a slot free: hand its next waiting scans to a
     worker now rather than at the next tick."""
     with platform.sessions() as s:
@@ -206,4 +209,5 @@ def submit_next(platform: Platform, scan_id: str, submit: Callable[[str], None])
     nxt = leases.ready(platform, org_id=org_id)
     for sid in nxt:
         submit(sid)
+    leases.mark_dispatched(platform, nxt)
     return nxt

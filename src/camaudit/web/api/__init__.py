@@ -191,16 +191,16 @@ def system_scans(system_id: int, db: Db_scan_read, limit: Annotated[int, Query(g
 
 
 @router.post("/systems/{system_id}/scans", status_code=202)
-def request_scan(system_id: int, body: ScanIn, db: Db_scan_run,
+def request_scan(system_id: int, body: ScanIn, request: Request, db: Db_scan_run,
                  idempotency_key: Annotated[str, Header(min_length=8, max_length=150)]) -> dict[str, Any]:
     """Queue a scan; targets outside the system's authorised ranges are refused before anything
     is queued.  The same Idempotency-Key returns the same scan."""
-    from camaudit.workers.dispatch import submit
+    from camaudit.workers.dispatch import hand_over
 
     r = scans.request(db, system_id, request_key=f"api:{db.who.user_id}:{idempotency_key}", targets=body.targets,
                       options=body.options)
     if r["created"]:
-        submit(r["id"])
+        hand_over(platform(request), r["id"])
     return r
 
 

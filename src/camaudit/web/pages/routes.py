@@ -392,13 +392,13 @@ def system_page(request: Request, system_id: int, db: SystemRead) -> Response:
 # -- scans ----------------------------------------------------------------------------------------
 
 @router.post("/systems/{system_id}/scans")
-def scan_start(system_id: int, db: ScanCreate, request_key: Annotated[str, Form()] = "") -> Response:
+def scan_start(request: Request, system_id: int, db: ScanCreate, request_key: Annotated[str, Form()] = "") -> Response:
     key = request_key[:64] or secrets.token_urlsafe(16)
     scan = scans_svc.request(db, system_id, request_key=key)
     if scan.get("created", True):
-        from camaudit.workers.dispatch import submit
+        from camaudit.workers.dispatch import hand_over
 
-        submit(scan["id"])
+        hand_over(request.app.state.platform, scan["id"])
     return _see_other(f"/scans/{scan['id']}")
 
 

@@ -1,4 +1,5 @@
-"""an index of the open findings by organisation and deadline; each system's compliance
+"""an index of the open findings by organisation and deadline; each system's compliance; when a
+scan was last handed to a worker
 
 Revision ID: 0005
 Revises: 0004
@@ -16,6 +17,8 @@ OPEN_WHERE = sa.text("status IN ('open', 'reopened')")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('scans', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('camera_systems', schema=None) as batch_op:
         batch_op.add_column(sa.Column('compliance', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('compliance_scan_id', sa.String(length=36), nullable=True))
@@ -32,3 +35,5 @@ def downgrade() -> None:
         batch_op.drop_column('compliance_passed')
         batch_op.drop_column('compliance_scan_id')
         batch_op.drop_column('compliance')
+    with op.batch_alter_table('scans', schema=None) as batch_op:
+        batch_op.drop_column('dispatched_at')
