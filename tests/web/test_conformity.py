@@ -78,3 +78,41 @@ def test_the_tick_judges_systems_never_judged(world: Any) -> None:
     with p.system("t", "system:read") as db:
         judged = {k: systems.get(db, world.system[k])["compliance"] for k in world.system}
     assert all(j is not None and j["scan_id"] == world.scans[k][1] for k, j in judged.items()), judged
+
+
+def test_the_agency_page_shows_the_judgement_the_overview_counts(world: Any, db_url: str) -> None:
+    """One judgement shown everywhere: the agency page's clause counts and percentage are the
+    system's stored judgement (the overview's number), not a second computation."""
+    import re
+
+    from fastapi.testclient import TestClient
+    from platform_world import PASSWORD
+
+    from camaudit.web.app import create_app
+    from camaudit.web.settings import Settings
+
+    from camaudit.store.platform_models import CameraSystem
+
+    p = world.platform
+    apply_findings(p, world.scans["A11"][1], actor="t")
+    # the judgement as a worker of another day left it (a count no live computation of this
+    # scan would give): the page must show this one
+    with p.system("t") as db, db.action("test.judgement"):
+        system = db.session.get(CameraSystem, world.system["A11"])
+        c = {**system.compliance, "counts": {"pass": 7, "fail": 3, "attestation": 5, "na": 2}, "passed": 7,
+             "considered": 15}
+        system.compliance, system.compliance_passed, system.compliance_considered = c, 7, 15
+    app = create_app(Settings(db_url=db_url, inproc_worker=False))
+    with TestClient(app, base_url="https://testserver") as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = client.post("/login", data={"username": "member_A11", "password": PASSWORD, "csrf_token": token, "next": "/"},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        html = client.get(f"/orgs/{world.org['A11']}?lang=en").text
+    section = html[html.index('id="h-compliance"'):html.index('id="h-findings"')]
+    assert c["code"] in section
+    pct = f"{round(100.0 * c['passed'] / c['considered'], 1):g}"
+    assert pct in section, (pct, section)
+    cells = dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td></tr>", section))
+    assert int(cells["Fail"]) == c["counts"].get("fail", 0) and int(cells["Pass"]) == c["counts"].get("pass", 0)

@@ -224,13 +224,9 @@ def org_page(request: Request, org_id: int, db: SystemRead) -> Response:
     for sc in scans:
         sc.setdefault("system_name", names.get(sc.get("system_id"), ""))
     rows = [_org_row(r) for r in orgs_svc.overview(db, org_id)]
-    assessments = []
-    for sv in systems:
-        if sv["org_id"] == org_id:
-            a = _assessment(request, db, _last_finished(scans, sv["id"]))
-            if a:
-                assessments.append(a)
-    compliance = _compliance_view(assessments)
+    # the judgements the systems carry (store/conformity.py): the numbers of the overview, not a
+    # second computation that could disagree with them
+    compliance = _judged_view([sv["compliance"] for sv in systems if sv["org_id"] == org_id and sv.get("compliance")])
     totals = _totals(rows)
     if compliance and totals.get("compliance") is None:
         totals["compliance"] = compliance["pct"]
@@ -280,6 +276,23 @@ def _attestations(db: Scoped, doc: dict[str, Any], org_id: Any) -> list[Any]:
     """The attestations the scan's organisation recorded on the devices of a report document."""
     return attestations_svc.for_subjects(db, [d.get("device_key") or f"addr:{d['address']}" for d in doc["devices"]],
                                          org_id=org_id)
+
+
+def _judged_view(judgements: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Clause counts by state over the systems' stored judgements (binding regulation only)."""
+    if not judgements:
+        return None
+    counts: Counter[str] = Counter()
+    for j in judgements:
+        counts.update({k: int(v) for k, v in (j.get("counts") or {}).items()})
+    passed = sum(int(j.get("passed") or 0) for j in judgements)
+    considered = sum(int(j.get("considered") or 0) for j in judgements)
+    codes = Counter(str(j.get("code") or j.get("catalogue") or "") for j in judgements)
+    return {"catalogue": ", ".join(c for c, _n in codes.most_common() if c), "note": "",
+            "pct": 100.0 * passed / considered if considered else None,
+            "rows": [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation",
+                                                                         "not_tested", "na")],
+            "clauses": []}
 
 
 def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None:
