@@ -301,6 +301,7 @@ def measure(platform: Any, url: str, data: dict[str, Any], repeat: int) -> dict[
         from camaudit.store.platform_models import TrackedFinding
 
         finding = db.session.scalar(select(func.min(TrackedFinding.id)).where(TrackedFinding.org_id == agency["id"]))
+        device = db.session.scalar(select(func.min(TrackedFinding.device_id)).where(TrackedFinding.system_id == system["id"]))
     out: dict[str, Any] = {}
     with TestClient(app, base_url="http://127.0.0.1") as steering, TestClient(app, base_url="http://127.0.0.1") as op, \
             TestClient(app, base_url="http://127.0.0.1") as police:
@@ -314,6 +315,10 @@ def measure(platform: Any, url: str, data: dict[str, Any], repeat: int) -> dict[
             ("agency page (agency operator)", op, f"/orgs/{agency['id']}"),
             ("camera system page", op, f"/systems/{system['id']}"),
             ("finding page", op, f"/findings/{finding}"),
+            ("scan delta page", op, f"/systems/{system['id']}/delta"),
+            ("schedules page", op, f"/systems/{system['id']}/schedules"),
+            ("device page", op, f"/devices/{device}"),
+            ("API tokens page", op, "/tokens"),
             ("aggregates by vendor (police)", police, "/stats?by=vendor"),
             ("aggregates by commune (police)", police, "/stats?by=commune"),
         ]
