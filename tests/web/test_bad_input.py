@@ -108,12 +108,17 @@ def test_oversized_uploads_are_refused_and_nothing_is_stored(world, client):
     r = client.post(url, headers={**h, "Content-Type": "multipart/form-data; boundary=B0UND"}, content=chunks())
     assert r.status_code == 413
     assert _state(world) == before
-    small = client.post(url, headers=h, data={"clause": "QCVN-135:2.1", "verdict": "pass"},
+    small = client.post(url, headers=h, data={"clause": CLAUSE, "verdict": "pass"},
                         files={"evidence": ("ok.pdf", b"%PDF small", "application/pdf")})
     assert small.status_code == 201 and small.json()["evidence_size"] == 10
     bad = client.post(url, headers=h, data={"clause": "c", "verdict": "maybe"},
                       files={"evidence": ("ok.pdf", b"x", "application/pdf")})
     assert bad.status_code == 400 and "verdict" in bad.json()["detail"]
+    # a clause the network decides, or one of no regulation the device is judged against: refused
+    for clause in ("c", "QCVN-135:2.1", "qd724:authentication-management/default-lockout"):
+        r = client.post(url, headers=h, data={"clause": clause, "verdict": "pass"},
+                        files={"evidence": ("ok.pdf", b"x", "application/pdf")})
+        assert r.status_code == 400 and "not a clause an attestation settles" in r.json()["detail"], (clause, r.text)
 
 
 def test_bad_fields_get_clear_errors(world, client):
@@ -160,6 +165,24 @@ def test_api_refuses_cookies_on_writes_and_tokens_keep_to_their_scopes(world, cl
     assert client.get(f"/api/v1/systems/{world.system['D1']}", headers=h).status_code == 200
     assert client.post(f"/api/v1/systems/{world.system['D1']}/scans", json={}, headers=h).status_code == 404
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer cam_forged"}).status_code == 401
+    # a token never mints a token that does more than itself, nor beyond its user's roles
+    narrow = {"Authorization": f"Bearer {_token(world, 'admin', ['org:read', 'system:read'])}"}
+    viewer = {"Authorization": f"Bearer {_token(world, 'provincial_viewer', ['org:read', 'finding:read'])}"}
+    before = _state(world)
+    r = client.post("/api/v1/tokens", json={"name": "wider", "scopes": ["org:read", "scan:run"]}, headers=narrow)
+    assert r.status_code == 400 and "scan:run" in r.json()["detail"] and "beyond" in r.json()["detail"]
+    r = client.post("/api/v1/tokens", json={"name": "w", "scopes": ["system:write"]}, headers=viewer)
+    assert r.status_code == 400 and "system:write" in r.json()["detail"]
+    assert _state(world) == before
+    # the caller's own tokens: listed without their secret, revoked; another user's is not found
+    made = client.post("/api/v1/tokens", json={"name": "short-lived", "scopes": ["org:read"]}, headers=narrow).json()
+    listed = client.get("/api/v1/tokens", headers=narrow).json()
+    assert made["id"] in [t["id"] for t in listed] and all("token" not in t for t in listed)
+    other = world.fresh_token(world.role_user["agency_operator"])
+    assert client.delete(f"/api/v1/tokens/{other}", headers=narrow).status_code == 404
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {made['token']}"}).status_code == 200
+    assert client.delete(f"/api/v1/tokens/{made['id']}", headers=narrow).status_code == 204
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {made['token']}"}).status_code == 401
 
 
 def test_login_lockout_five_failures_in_30_seconds_lock_for_5_minutes(world):

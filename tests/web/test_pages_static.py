@@ -100,6 +100,8 @@ PAGES = {
                        "error": EVIL, "can_write": True, "tz": EVIL},
     "device.html": {"device": {"id": 3, "address": EVIL, "vendor": EVIL, "model": EVIL, "firmware": EVIL,
                                "last_seen": None}, "system": SYSTEM,
+                    "history": [{"scan_id": EVIL, "at": None, "address": EVIL, "vendor": EVIL, "model": EVIL,
+                                 "firmware": EVIL, "open_ports": [80], "findings": 1, "changed": ["firmware"]}],
                     "attestations": [{"clause_title": EVIL, "verdict_label": EVIL, "evidence_name": EVIL,
                                       "evidence_size": 3, "evidence_sha256": EVIL, "note": EVIL, "at": None, "by": EVIL}],
                     "choices": [{"code": EVIL, "clauses": [{"id": EVIL, "title": EVIL}]}],

@@ -13,6 +13,39 @@ from camaudit.store.access import InputError, Scoped
 from camaudit.store.models import AttestationRow, Device
 
 VERDICTS = ("pass", "fail", "na")
+TZ_VN = dt.timezone(dt.timedelta(hours=7))  # the regulations' days are Vietnam's days
+
+
+def clause_groups(days: Iterable[dt.date], lang: str = "en") -> list[dict[str, Any]]:
+    """The clauses an attestation may speak to: those the network cannot decide alone (judged
+    by attestation, or mixed), in the catalogues judged against on the given days (profile
+    ``auto``: the binding regulation in force then, and the recommendations beside it)."""
+    from camaudit.compliance.verdicts import resolve_profile
+
+    groups: dict[str, dict[str, Any]] = {}
+    for day in days:
+        for cat, role in resolve_profile("auto", day):
+            if cat.catalogue in groups:
+                continue
+            items = [{"id": c.id, "title": getattr(c.title, lang)} for c in cat.clauses
+                     if c.judged_by.value in ("attestation", "mixed")]
+            if items:
+                groups[cat.catalogue] = {"code": cat.document.code, "role": role, "clauses": items}
+    return list(groups.values())
+
+
+def device_days(last_seen: dt.datetime | str | None) -> list[dt.date]:
+    """Today and the day the device was last seen (its last scan was judged on that day)."""
+    days = [dt.datetime.now(TZ_VN).date()]
+    if isinstance(last_seen, str):
+        try:
+            last_seen = dt.datetime.fromisoformat(last_seen)
+        except ValueError:
+            last_seen = None
+    if isinstance(last_seen, dt.datetime):
+        seen = last_seen if last_seen.tzinfo else last_seen.replace(tzinfo=dt.timezone.utc)
+        days.append(seen.astimezone(TZ_VN).date())
+    return days
 
 
 def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evidence_name: str,
@@ -29,6 +62,10 @@ def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evi
     clause = clause.strip()
     if not clause:
         raise InputError("name the clause")
+    offered = {c["id"] for g in clause_groups(device_days(device.last_seen)) for c in g["clauses"]}
+    if clause not in offered:
+        raise InputError(f"{clause[:80]!r} is not a clause an attestation settles in the regulations this device "
+                         f"is judged against; clauses: {', '.join(sorted(offered))}")
     from camaudit.store import audit
 
     with db.action("attestation.add"):

@@ -169,3 +169,35 @@ def devices(db: Scoped, system_id: Any) -> builtins.list[dict[str, Any]]:
 
 def device(db: Scoped, device_id: Any) -> dict[str, Any]:
     return device_dict(db.get(Device, _int(device_id)))
+
+
+HISTORY_FIELDS = ("address", "vendor", "model", "firmware", "kind", "open_ports")
+
+
+def device_history(db: Scoped, device_id: Any, limit: int = 100) -> builtins.list[dict[str, Any]]:
+    """What each scan saw of a device, newest first: its address, identity and open ports then,
+    how many findings, and which of those changed since the scan before (a firmware upgrade, a
+    port opened, an address moved).  The inventory's history, from the scans' own records."""
+    from camaudit.store.models import FindingRow, ScanHost
+
+    d = db.get(Device, _int(device_id))
+    limit = max(1, min(int(limit), 1000))
+    rows = db.rows(select(ScanHost, Scan.started_at, Scan.finished_at).join(Scan, Scan.id == ScanHost.scan_id)
+                   .where(ScanHost.device_id == d.id, ScanHost.up.is_(True))
+                   .order_by(Scan.started_at.desc(), Scan.id.desc()).limit(limit + 1))
+    counts = dict(db.rows(select(FindingRow.scan_id, func.count())
+                          .where(FindingRow.device_id == d.id,
+                                 FindingRow.scan_id.in_([h.scan_id for h, _s, _f in rows] or [""]))
+                          .group_by(FindingRow.scan_id)))
+    out: builtins.list[dict[str, Any]] = []
+    for h, started, finished in rows:
+        ident = h.identity or {}
+        out.append({"scan_id": h.scan_id, "at": _iso(finished or started), "address": h.address,
+                    "vendor": ident.get("vendor"), "model": ident.get("model"), "firmware": ident.get("firmware"),
+                    "kind": ident.get("kind"), "open_ports": sorted(int(p) for p in (h.open_ports or [])),
+                    "findings": int(counts.get(h.scan_id, 0))})
+    for newer, older in zip(out, out[1:]):
+        newer["changed"] = [k for k in HISTORY_FIELDS if newer[k] != older[k]]
+    if out:
+        out[-1]["changed"] = []
+    return out[:limit]

@@ -233,6 +233,10 @@ def create_token(db: Scoped, *, name: str, scopes: list[str], days: int | None =
         raise InputError(f"unknown scope(s) {', '.join(bad) or '(none given)'}; scopes: {', '.join(PERMS)}")
     if db.who.user_id is None:
         raise InputError("tokens belong to a user")
+    beyond = sorted(set(scopes) - db.who.perms)  # a token never does more than its user (or its maker)
+    if beyond:
+        raise InputError(f"scope(s) {', '.join(beyond)} go beyond what this user may do; "
+                         f"scopes held: {', '.join(sorted(db.who.perms)) or '(none)'}")
     raw = "cam_" + secrets.token_urlsafe(32)
     with db.action("token.create"):
         t = ApiToken(user_id=db.who.user_id, name=(name or "")[:200], token_hash=_sha(raw), scopes=sorted(scopes),

@@ -171,6 +171,26 @@ def get_device(device_id: int, db: Db_system_read) -> dict[str, Any]:
     return systems.device(db, device_id)
 
 
+@router.get("/devices/{device_id}/history")
+def device_history(device_id: int, db: Db_system_read,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    """What each scan saw of the device, newest first, with what changed since the scan before."""
+    return systems.device_history(db, device_id, limit)
+
+
+@router.get("/devices/{device_id}/attestations")
+def device_attestations(device_id: int, db: Db_system_read) -> list[dict[str, Any]]:
+    """The attestations recorded on the device, newest first."""
+    return attestations.list_for_device(db, device_id)
+
+
+@router.get("/devices/{device_id}/attestable-clauses")
+def attestable_clauses(device_id: int, db: Db_system_read) -> list[dict[str, Any]]:
+    """The clauses an attestation on this device may settle, by regulation."""
+    d = systems.device(db, device_id)
+    return attestations.clause_groups(attestations.device_days(d.get("last_seen")))
+
+
 @router.post("/devices/{device_id}/attestations", status_code=201)
 async def add_attestation(device_id: int, request: Request, db: Db_attestation_write,
                           clause: Annotated[str, F(max_length=200)], verdict: Annotated[str, F(max_length=8)],
@@ -292,6 +312,18 @@ def remove_grant(grant_id: int, db: Db_user_admin) -> None:
 def create_token(body: TokenIn, db: Db_org_read) -> dict[str, Any]:
     """An API token for the caller, limited to the given permission scopes (shown once)."""
     return users.create_token(db, name=body.name, scopes=body.scopes, days=body.days)
+
+
+@router.get("/tokens")
+def list_tokens(db: Db_org_read) -> list[dict[str, Any]]:
+    """The caller's own API tokens (never the secret), newest first."""
+    return users.list_tokens(db)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, db: Db_org_read) -> None:
+    """Revoke one of the caller's own tokens (another user's: 404)."""
+    users.revoke_token(db, token_id)
 
 
 @router.get("/audit/verify")

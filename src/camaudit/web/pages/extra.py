@@ -19,7 +19,7 @@ from camaudit.store import systems as systems_svc
 from camaudit.store import users as users_svc
 from camaudit.store.access import PERMS, InputError, Scoped
 from camaudit.web.deps import scoped_for
-from camaudit.web.i18n import TZ, current_lang
+from camaudit.web.i18n import current_lang
 from camaudit.web.i18n import gettext as _
 from camaudit.web.pages.knowledge import check_text
 from camaudit.web.pages.render import page
@@ -174,32 +174,11 @@ def verdict_label(code: str) -> str:
 
 
 def clause_choices(days: list[dt.date]) -> list[dict[str, Any]]:
-    """The clauses an attestation may speak to: those the network cannot decide alone
-    (judged by attestation, or mixed), in the catalogues judged against on the given days."""
-    from camaudit.compliance.verdicts import resolve_profile
-
-    lang = current_lang()
-    groups: dict[str, dict[str, Any]] = {}
-    for day in days:
-        for cat, role in resolve_profile("auto", day):
-            if cat.catalogue in groups:
-                continue
-            items = [{"id": c.id, "title": getattr(c.title, lang)} for c in cat.clauses
-                     if c.judged_by.value in ("attestation", "mixed")]
-            if items:
-                groups[cat.catalogue] = {"code": cat.document.code, "role": role, "clauses": items}
-    return list(groups.values())
+    return attestations_svc.clause_groups(days, current_lang())
 
 
 def _device_days(device: dict[str, Any]) -> list[dt.date]:
-    days = [dt.datetime.now(TZ).date()]
-    seen = device.get("last_seen")
-    if seen:
-        try:
-            days.append(dt.datetime.fromisoformat(seen).astimezone(TZ).date())
-        except ValueError:
-            pass
-    return days
+    return attestations_svc.device_days(device.get("last_seen"))
 
 
 def _device_page(request: Request, db: Scoped, device_id: int, form: dict[str, str], errors: dict[str, str],
@@ -214,8 +193,9 @@ def _device_page(request: Request, db: Scoped, device_id: int, form: dict[str, s
     crumbs = ([{"href": f"/systems/{system['id']}", "label": system["name"]}] if system else []) + \
         [{"href": None, "label": f"{name} ({device['address']})"}]
     max_mib = request.app.state.settings.max_upload / (1024 * 1024)
+    history = systems_svc.device_history(db, device_id, 50) if db.who.has("scan:read") else []
     return page(request, "device.html", principal=db.who, title=f"{name} ({device['address']})", device=device,
-                system=system, attestations=atts, choices=choices, verdicts=[(v, verdict_label(v)) for v in VERDICTS],
+                system=system, attestations=atts, history=history, choices=choices, verdicts=[(v, verdict_label(v)) for v in VERDICTS],
                 form=form, errors=errors, can_attest=db.who.has("attestation:write"), status=status,
                 max_upload=request.app.state.settings.max_upload, max_mib=f"{max_mib:g}", crumbs=crumbs)
 
