@@ -42,6 +42,7 @@ def test_systems_are_judged_on_their_newest_scan_and_attestations_move_the_judge
         rows = {r["id"]: r for r in orgs.overview(db, world.org["D1"])}
     assert rows[world.org["A11"]]["compliance_pct"] == judged["compliance_pct"]
     assert rows[world.org["A11"]]["systems_judged"] == 1
+    assert rows[world.org["A11"]]["clauses_failed"] == c["counts"]["fail"] >= 1
     assert rows[world.org["A12"]]["compliance_pct"] is None
 
     # an attestation of a clause that waits for one turns it into a pass, at once

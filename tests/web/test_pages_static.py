@@ -61,19 +61,20 @@ FINDING = {"id": 1, "severity": "high", "title": EVIL, "device": EVIL, "service"
            "last_seen": None, "due": dt.date(2026, 1, 1), "overdue": True, "status": "open", "system_id": 2,
            "reason": EVIL, "decided_by": EVIL, "accepted_until": None, "remediation": EVIL}
 ORG_ROW = {"id": 1, "name": EVIL, "depth": 1, "systems": 2, "devices": 3, "last_assessment": None, "overdue": 1,
-           "open_by_severity": {"high": 2}, "compliance_pct": 50.0}
+           "open_by_severity": {"high": 2}, "compliance_pct": 50.0, "clauses_failed": 2, "systems_judged": 1}
 SYSTEM = {"id": 2, "name": EVIL, "org_id": 1, "org_name": EVIL, "purpose": EVIL, "site": EVIL,
           "owner_unit": EVIL, "ranges": [EVIL], "authorisation": EVIL, "cameras": 3, "devices": 1, "open": 1,
-          "last_assessment": None, "compliance_pct": None}
+          "last_assessment": None, "compliance_pct": None, "clauses_failed": None}
 PAGES = {
     "login.html": {"error": EVIL, "next": EVIL, "username": EVIL, "sso": None},
     "error.html": {"message": EVIL},
     "overview.html": {"rows": [ORG_ROW], "totals": {"orgs": 1, "systems": 1, "devices": 1, "open": 1, "overdue": 1,
-                                                    "compliance": 1.0, "clean": 50.0},
+                                                    "compliance": 1.0, "clean": 50.0, "failed": 2, "judged": 1},
                       "parents": [ORG_ROW], "filters": {"q": EVIL, "under": None, "overdue": True},
                       "chart_severity": "", "chart_compliance": ""},
     "org.html": {"org": {"id": 1, "name": EVIL}, "children": [ORG_ROW], "systems": [SYSTEM], "findings": [FINDING],
-                 "totals": {"devices": 1, "open": 1, "overdue": 0, "compliance": None, "clean": None},
+                 "totals": {"devices": 1, "open": 1, "overdue": 0, "compliance": None, "clean": None, "failed": 0,
+                            "judged": 0},
                  "reports": [{"scan_id": EVIL, "system": EVIL, "finished_at": None}], "next_steps": [EVIL],
                  "compliance": {"catalogue": EVIL, "rows": [("pass", EVIL, 1)], "note": EVIL, "pct": 50.0,
                                 "clauses": []}, "can_register": True},

@@ -59,6 +59,7 @@ def judge_scan(session: Any, store: Any, scan_id: str) -> dict[str, Any] | None:
     s = summary(assessment)
     system.compliance = {**s, "scan_id": scan.id, "judged_at": utcnow().isoformat(timespec="seconds")}
     system.compliance_passed, system.compliance_considered = s["passed"], s["considered"]
+    system.compliance_failed = int(s["counts"].get("fail", 0))
     system.compliance_scan_id = scan.id
     session.flush()
     return s

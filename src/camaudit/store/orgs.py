@@ -110,7 +110,8 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
         orgs = [o for o in orgs if q.lower() in o.name.lower()]
     by_system = {r[0]: r[1:] for r in db.rows(
         select(CameraSystem.org_id, func.count(), func.sum(CameraSystem.compliance_passed),
-               func.sum(CameraSystem.compliance_considered), func.count(CameraSystem.compliance_scan_id))
+               func.sum(CameraSystem.compliance_considered), func.count(CameraSystem.compliance_scan_id),
+               func.sum(CameraSystem.compliance_failed))
         .where(in_ids(CameraSystem.org_id, ids)).group_by(CameraSystem.org_id), "system:read")}
     systems = {k: v[0] for k, v in by_system.items()}
     last = dict(db.rows(select(Scan.org_id, func.max(Scan.finished_at))
@@ -133,7 +134,8 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
                    compliance_pct=compliance_pct(*by_system.get(o.id, (0, 0, 0))[1:3]),
                    clauses_passed=int(by_system.get(o.id, (0, 0))[1] or 0),
                    clauses_considered=int(by_system.get(o.id, (0, 0, 0))[2] or 0),
-                   systems_judged=int(by_system.get(o.id, (0, 0, 0, 0))[3] or 0))
+                   systems_judged=int(by_system.get(o.id, (0, 0, 0, 0))[3] or 0),
+                   clauses_failed=int(by_system.get(o.id, (0, 0, 0, 0, 0))[4] or 0))
         if only_overdue and not row["overdue"]:
             continue
         out.append(row)

@@ -89,6 +89,7 @@ class CameraSystem(Audited, Base):
     compliance_scan_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     compliance_passed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     compliance_considered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    compliance_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class WebSession(Base):

@@ -54,6 +54,7 @@ def as_dict(s: CameraSystem) -> dict[str, Any]:
             "cameras": s.cameras, "security_level": s.security_level,
             "created_at": s.created_at.isoformat() if s.created_at else None,
             "compliance_pct": compliance_pct(s.compliance_passed, s.compliance_considered),
+            "clauses_failed": s.compliance_failed if s.compliance_scan_id else None,
             "compliance": s.compliance}
 
 

@@ -109,6 +109,7 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "open": sum(sum(r["open_by_severity"].values()) for r in rows),
             "overdue": sum(r["overdue"] for r in rows),
             "judged": sum(int(r.get("systems_judged") or 0) for r in rows),
+            "failed": sum(int(r.get("clauses_failed") or 0) for r in rows),
             "clean": _clean_share(rows),
             "compliance": (100.0 * passed / considered) if considered else None}
 
@@ -131,7 +132,8 @@ def _severity_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
 
 
 def _compliance_chart(rows: list[dict[str, Any]], limit: int = 12) -> Any:
-    scored = sorted((r for r in rows if r.get("compliance_pct") is not None), key=lambda r: r["compliance_pct"])
+    scored = sorted((r for r in rows if r.get("compliance_pct") is not None),
+                    key=lambda r: (r["compliance_pct"], -int(r.get("clauses_failed") or 0)))
     if not scored:
         return ""
     data = [(r["name"], round(r["compliance_pct"]),

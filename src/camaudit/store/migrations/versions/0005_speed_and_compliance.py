@@ -24,6 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('compliance_scan_id', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('compliance_passed', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('compliance_considered', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('compliance_failed', sa.Integer(), server_default='0', nullable=False))
     op.create_index('ix_tracked_open_due', 'tracked_findings', ['org_id', 'due_at', 'id'], unique=False,
                     postgresql_where=OPEN_WHERE, sqlite_where=OPEN_WHERE)
 
@@ -31,6 +32,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_tracked_open_due', table_name='tracked_findings')
     with op.batch_alter_table('camera_systems', schema=None) as batch_op:
+        batch_op.drop_column('compliance_failed')
         batch_op.drop_column('compliance_considered')
         batch_op.drop_column('compliance_passed')
         batch_op.drop_column('compliance_scan_id')
