@@ -9,8 +9,8 @@ Every address is *normalised* before any decision is taken on it (``canonical``)
 IPv4-mapped (``::ffff:a.b.c.d``) or IPv4-compatible (``::a.b.c.d``) IPv6 address is the IPv4
 address it names, and the other spellings the C library accepts (``127.1``, ``0x7f.0.0.1``,
 ``2130706433``, ``0177.0.0.1``) are the address they spell.  A v6 address that embeds an IPv4
-address a translator would reach (NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is refused when
-that IPv4 address is denied.
+address a translator would reach (NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo
+``2001::/32``: its server and, inverted, its client) is refused when that IPv4 address is denied.
 
 The scope guard refuses any address outside the allowed networks before a single packet is
 sent, and stays the single gate during the scan: ``guarding`` makes a ``Scope`` bound to the
@@ -51,6 +51,7 @@ _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")  # RFC 4291 2.5.5.2
 _COMPAT = ipaddress.IPv6Network("::/96")  # RFC 4291 2.5.5.1 (deprecated, still routed by some stacks)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: a translator reaches the IPv4 address
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")  # RFC 3056: 2002:AABB:CCDD::/48 <-> A.B.C.D
+_TEREDO = ipaddress.IPv6Network("2001::/32")  # RFC 4380: 2001:0:<server v4>:<flags>:<port>:<~client v4>
 _LDH_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _ATON = re.compile(r"[0-9A-Fa-fXx.]+")
 
@@ -130,6 +131,17 @@ def _embedded(net: IPNetwork) -> list[IPNetwork]:
         v4 = (int(net.network_address) >> 80) & 0xFFFFFFFF
         out.append(ipaddress.IPv4Network((v4, min(32, net.prefixlen - 16)), strict=False))
     elif _SIX_TO_FOUR.subnet_of(net):
+        out.append(ipaddress.IPv4Network("0.0.0.0/0"))
+    if net.subnet_of(_TEREDO):
+        base = int(net.network_address)
+        # the server's address (bits 32-63) and the client's, stored inverted (the low 32 bits):
+        # the inverse of a prefix block is a prefix block of the same length
+        out.append(ipaddress.IPv4Network(((base >> 64) & 0xFFFFFFFF, max(0, min(32, net.prefixlen - 32))),
+                                         strict=False))
+        client_len = max(0, net.prefixlen - 96)
+        mask = (0xFFFFFFFF << (32 - client_len)) & 0xFFFFFFFF
+        out.append(ipaddress.IPv4Network((~base & mask, client_len)))
+    elif _TEREDO.subnet_of(net):
         out.append(ipaddress.IPv4Network("0.0.0.0/0"))
     return out
 
@@ -451,6 +463,8 @@ class Scope:
                 seen.append((4, n & 0xFFFFFFFF))
             if n >> 112 == 0x2002:
                 seen.append((4, (n >> 80) & 0xFFFFFFFF))
+            if n >> 96 == int(_TEREDO.network_address) >> 96:  # Teredo: the server, the client (inverted)
+                seen += [(4, (n >> 64) & 0xFFFFFFFF), (4, ~n & 0xFFFFFFFF)]
         for v, lo, hi, rule in self._deny_ranges:
             for sv, sn in seen:
                 if sv == v and lo <= sn <= hi:

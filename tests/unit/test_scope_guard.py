@@ -47,6 +47,9 @@ def test_every_spelling_is_the_ipv4_address(spelling):
     "::ffff:127.72.1.4-::ffff:127.72.1.6",
     "64:ff9b::127.72.1.5",  # NAT64 (RFC 6052): a translator reaches 127.72.1.5
     "2002:7f48:105::1",  # 6to4 (RFC 3056) of 127.72.1.5
+    "2001:0:7f48:105::1",  # Teredo (RFC 4380) through the server 127.72.1.5
+    "2001:0:4136:e378:8000:63bf:80b7:fefa",  # Teredo of the client 127.72.1.5 (stored inverted)
+    "2001:0:4136:e378:8000:63bf:80b7:fe00/120",  # Teredo clients 127.72.1.0/24 of a server
 ])
 def test_mapped_and_embedded_forms_cannot_escape_a_deny_rule(target):
     scope = Scope.parse([], ["127.72.0.0/16"])
