@@ -8,12 +8,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from camaudit.compliance.verdicts import Attestation
+from camaudit.compliance.verdicts import VIETNAM, Attestation
 from camaudit.store.access import InputError, Scoped
 from camaudit.store.models import AttestationRow, Device
 
 VERDICTS = ("pass", "fail", "na")
-TZ_VN = dt.timezone(dt.timedelta(hours=7))  # the regulations' days are Vietnam's days
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return -1
 
 
 def clause_groups(days: Iterable[dt.date], lang: str = "en") -> list[dict[str, Any]]:
@@ -36,7 +42,7 @@ def clause_groups(days: Iterable[dt.date], lang: str = "en") -> list[dict[str, A
 
 def device_days(last_seen: dt.datetime | str | None) -> list[dt.date]:
     """Today and the day the device was last seen (its last scan was judged on that day)."""
-    days = [dt.datetime.now(TZ_VN).date()]
+    days = [dt.datetime.now(VIETNAM).date()]
     if isinstance(last_seen, str):
         try:
             last_seen = dt.datetime.fromisoformat(last_seen)
@@ -44,7 +50,7 @@ def device_days(last_seen: dt.datetime | str | None) -> list[dt.date]:
             last_seen = None
     if isinstance(last_seen, dt.datetime):
         seen = last_seen if last_seen.tzinfo else last_seen.replace(tzinfo=dt.timezone.utc)
-        days.append(seen.astimezone(TZ_VN).date())
+        days.append(seen.astimezone(VIETNAM).date())
     return days
 
 
@@ -52,11 +58,7 @@ def add(db: Scoped, device_id: Any, *, clause: str, verdict: str, note: str, evi
         evidence_sha256: str, evidence_size: int, store: Any = None) -> dict[str, Any]:
     """Record an attestation; with the platform's ``store``, the device's system is judged again
     in the same transaction (its compliance on the overviews follows at once)."""
-    try:
-        did = int(device_id)
-    except (TypeError, ValueError):
-        did = -1
-    device = db.get(Device, did)
+    device = db.get(Device, _int(device_id))
     if verdict not in VERDICTS:
         raise InputError(f"a verdict is one of {', '.join(VERDICTS)}")
     clause = clause.strip()
@@ -94,11 +96,7 @@ def _as_dict(r: AttestationRow) -> dict[str, Any]:
 
 def list_for_device(db: Scoped, device_id: Any) -> list[dict[str, Any]]:
     """The attestations recorded on a device in scope, newest first."""
-    try:
-        did = int(device_id)
-    except (TypeError, ValueError):
-        did = -1
-    device = db.get(Device, did)
+    device = db.get(Device, _int(device_id))
     rows = db.scalars(select(AttestationRow).where(AttestationRow.subject == device.key)
                       .order_by(AttestationRow.at.desc(), AttestationRow.id.desc()))
     return [_as_dict(r) for r in rows]
@@ -137,11 +135,7 @@ def for_subjects(db: Scoped, subjects: Iterable[str], org_id: Any = None) -> lis
 def fingerprint(db: Scoped, org_id: Any) -> tuple[int, int]:
     """(count, highest id) of the attestations in scope of one organisation: changes whenever one
     is added, so a cached assessment keyed on it is never stale (in any process)."""
-    try:
-        oid = int(org_id)
-    except (TypeError, ValueError):
-        oid = -1
     row = db.rows(select(func.count(AttestationRow.id), func.max(AttestationRow.id))
-                  .where(AttestationRow.org_id == oid))
+                  .where(AttestationRow.org_id == _int(org_id)))
     n, top = row[0] if row else (0, None)
     return int(n or 0), int(top or 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from camaudit.store import audit
@@ -170,8 +170,6 @@ def mark_dispatched(platform: Platform, scan_ids: list[str], now: dt.datetime | 
     """Remember that these scans were handed to a worker (``ready(resend_after=...)`` skips them)."""
     if not scan_ids:
         return
-    from sqlalchemy import update
-
     now = now or utcnow()
     with platform.sessions() as s:  # not a scan a worker claimed meanwhile (its claim cleared the mark)
         s.execute(update(Scan).where(Scan.id.in_(scan_ids), or_(Scan.lease_owner.is_(None), Scan.lease_expires < now))

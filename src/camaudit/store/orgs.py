@@ -113,7 +113,6 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
                func.sum(CameraSystem.compliance_considered), func.count(CameraSystem.compliance_scan_id),
                func.sum(CameraSystem.compliance_failed))
         .where(in_ids(CameraSystem.org_id, ids)).group_by(CameraSystem.org_id), "system:read")}
-    systems = {k: v[0] for k, v in by_system.items()}
     last = dict(db.rows(select(Scan.org_id, func.max(Scan.finished_at))
                         .where(in_ids(Scan.org_id, ids), Scan.status == "finished").group_by(Scan.org_id), "scan:read"))
     refresh_stale(db, in_ids(Device.org_id, ids))
@@ -127,15 +126,14 @@ def overview(db: Scoped, root_id: Any, *, q: str | None = None, only_overdue: bo
     by_sev = {k: {sev: int(n or 0) for sev, n in zip(SEVERITIES, v[1:6])} for k, v in summary.items()}
     out = []
     for o in orgs:
+        n_sys, passed, considered, judged, failed = by_system.get(o.id, (0, 0, 0, 0, 0))
         row = as_dict(o)
-        row.update(systems=systems.get(o.id, 0), devices=devices.get(o.id, 0), last_assessment=last.get(o.id),
+        row.update(systems=n_sys, devices=devices.get(o.id, 0), last_assessment=last.get(o.id),
                    open_by_severity=by_sev.get(o.id, {s: 0 for s in SEVERITIES}), overdue=overdue.get(o.id, 0),
                    clean_pct=clean_pct(devices.get(o.id, 0), severe.get(o.id, 0)),
-                   compliance_pct=compliance_pct(*by_system.get(o.id, (0, 0, 0))[1:3]),
-                   clauses_passed=int(by_system.get(o.id, (0, 0))[1] or 0),
-                   clauses_considered=int(by_system.get(o.id, (0, 0, 0))[2] or 0),
-                   systems_judged=int(by_system.get(o.id, (0, 0, 0, 0))[3] or 0),
-                   clauses_failed=int(by_system.get(o.id, (0, 0, 0, 0, 0))[4] or 0))
+                   compliance_pct=compliance_pct(passed, considered), clauses_passed=int(passed or 0),
+                   clauses_considered=int(considered or 0), systems_judged=int(judged or 0),
+                   clauses_failed=int(failed or 0))
         if only_overdue and not row["overdue"]:
             continue
         out.append(row)

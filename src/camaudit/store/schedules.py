@@ -87,14 +87,11 @@ def upcoming(text: str, dtstart: dt.datetime | str, n: int = 3, after: dt.dateti
              ) -> builtins.list[dt.datetime]:
     """The next ``n`` occurrences of a rule after ``after`` (default now), in Asia/Ho_Chi_Minh."""
     start = dt.datetime.fromisoformat(dtstart) if isinstance(dtstart, str) else dtstart
-    rule = _rule(text, _aware(start) or utcnow())
-    t = (after or utcnow()).astimezone(TZ).replace(tzinfo=None)
+    start = _aware(start) or utcnow()
+    t = after or utcnow()
     out: builtins.list[dt.datetime] = []
-    while len(out) < n:
-        nxt = rule.after(t, inc=False)
-        if nxt is None:
-            break
-        out.append(nxt.replace(tzinfo=TZ))
+    while len(out) < n and (nxt := next_after(text, start, t)) is not None:
+        out.append(nxt.astimezone(TZ))
         t = nxt
     return out
 

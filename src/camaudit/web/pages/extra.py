@@ -9,7 +9,6 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
-from fastapi.params import Depends
 from fastapi.responses import Response
 
 from camaudit.store import attestations as attestations_svc
@@ -18,33 +17,17 @@ from camaudit.store import schedules as schedules_svc
 from camaudit.store import systems as systems_svc
 from camaudit.store import users as users_svc
 from camaudit.store.access import PERMS, InputError, Scoped
-from camaudit.web.deps import scoped_for
 from camaudit.web.i18n import current_lang
 from camaudit.web.i18n import gettext as _
+from camaudit.web.pages.handles import MAX_TEXT, AttestationWrite, OrgRead, ScanRead, SystemRead
+from camaudit.web.pages.handles import ScanCreate as ScanRun
+from camaudit.web.pages.handles import see_other as _see_other
 from camaudit.web.pages.knowledge import check_text
 from camaudit.web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
 
-MAX_TEXT = 2000
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _db(perm: str) -> Any:
-    return Depends(scoped_for(perm))
-
-
-OrgRead = Annotated[Scoped, _db("org:read")]
-SystemRead = Annotated[Scoped, _db("system:read")]
-ScanRead = Annotated[Scoped, _db("scan:read")]
-ScanRun = Annotated[Scoped, _db("scan:run")]
-AttestationWrite = Annotated[Scoped, _db("attestation:write")]
-
-
-def _see_other(url: str) -> Response:
-    from fastapi.responses import RedirectResponse
-
-    return RedirectResponse(url, status_code=303)
 
 
 # -- the delta between two scans of a system ----------------------------------------------------

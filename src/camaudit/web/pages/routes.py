@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.params import Depends
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from camaudit.reports.charts import Segment, bar_chart, stacked_chart
 from camaudit.store import attestations as attestations_svc
@@ -22,10 +21,23 @@ from camaudit.store import scans as scans_svc
 from camaudit.store import stats as stats_svc
 from camaudit.store import systems as systems_svc
 from camaudit.store.access import Scoped
-from camaudit.web.deps import scoped_for
 from camaudit.web.i18n import current_lang, fmt_date
 from camaudit.web.i18n import gettext as _
 from camaudit.web.pages import labels
+from camaudit.web.pages.handles import (
+    MAX_TEXT,
+    FindingDecide,
+    FindingRead,
+    OrgRead,
+    Overview,
+    ReportRead,
+    ScanCreate,
+    ScanRead,
+    StatsRead,
+    SystemCreate,
+    SystemRead,
+)
+from camaudit.web.pages.handles import see_other as _see_other
 from camaudit.web.pages.knowledge import check_text
 from camaudit.web.pages.render import page
 from camaudit.web.templating import SECURITY_HEADERS, svg
@@ -37,29 +49,8 @@ SEVERITIES = tuple(SEV_COLOURS)
 K_ANON = 5  # counts below this are hidden from aggregate viewers
 REPORT_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-MAX_TEXT = 2000  # longest text accepted in a form field
 PROFILE_IN_FORCE = "auto"  # the binding regulation in force on the scan's day, with the recommendations beside it
 _ASSESSMENTS: dict[tuple[str, str, tuple[int, int]], dict[str, Any]] = {}  # (scan, language, attestations) -> part
-
-
-def _db(perm: str) -> Any:
-    return Depends(scoped_for(perm))
-
-
-OrgRead = Annotated[Scoped, _db("org:read")]
-Overview = Annotated[Scoped, _db("finding:read")]
-SystemRead = Annotated[Scoped, _db("system:read")]
-SystemCreate = Annotated[Scoped, _db("system:write")]
-ScanCreate = Annotated[Scoped, _db("scan:run")]
-ScanRead = Annotated[Scoped, _db("scan:read")]
-ReportRead = Annotated[Scoped, _db("scan:read")]
-FindingRead = Annotated[Scoped, _db("finding:read")]
-FindingDecide = Annotated[Scoped, _db("finding:decide")]
-StatsRead = Annotated[Scoped, _db("stats:read")]
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def _principal(db: Scoped) -> Any:
@@ -280,6 +271,10 @@ def _attestations(db: Scoped, doc: dict[str, Any], org_id: Any) -> list[Any]:
                                          org_id=org_id)
 
 
+def _state_rows(counts: Counter[str]) -> list[tuple[str, str, int]]:
+    return [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation", "not_tested", "na")]
+
+
 def _judged_view(judgements: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Clause counts by state over the systems' stored judgements (binding regulation only)."""
     if not judgements:
@@ -292,8 +287,7 @@ def _judged_view(judgements: list[dict[str, Any]]) -> dict[str, Any] | None:
     codes = Counter(str(j.get("code") or j.get("catalogue") or "") for j in judgements)
     return {"catalogue": ", ".join(c for c, _n in codes.most_common() if c), "note": "",
             "pct": 100.0 * passed / considered if considered else None,
-            "rows": [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation",
-                                                                         "not_tested", "na")],
+            "rows": _state_rows(counts),
             "clauses": []}
 
 
@@ -313,8 +307,7 @@ def _compliance_view(assessments: list[dict[str, Any]]) -> dict[str, Any] | None
               code=head["code"], new=sup["code"], date=fmt_date(sup["effective"])) if sup else "")
     return {"catalogue": f"{head['code']}", "note": note,
             "pct": 100.0 * counts["pass"] / considered if considered else None,
-            "rows": [(k, labels.compliance_label(k), counts[k]) for k in ("pass", "fail", "attestation",
-                                                                         "not_tested", "na")],
+            "rows": _state_rows(counts),
             "clauses": [c for a in assessments[:1] for c in a["system"]["clauses"]
                         if c.get("catalogue", head["id"]) == head["id"]]}
 
