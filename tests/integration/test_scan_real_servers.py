@@ -38,6 +38,21 @@ class Scan:
     log: str
 
 
+def run_scan(argv: list[str], out: Path, report: Path, deadline: float) -> Scan:
+    """Run ``camaudit scan`` as a user would (no CAMAUDIT_* settings of the test run), in ``out``;
+    its JSON report, by address, and the command's output for assertion messages."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMAUDIT_")}
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=deadline,
+                              stdin=subprocess.DEVNULL, env=env, cwd=out)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"camaudit scan did not finish within {deadline:.0f} s: {exc.stderr!r}")
+    log = f"$ {' '.join(argv)}\nexit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert done.returncode == 0, log
+    doc = json.loads(report.read_text())
+    return Scan(doc, {d["address"]: d for d in doc["devices"]}, log)
+
+
 @pytest.fixture(scope="module")
 def scan(real_servers: dict[str, Server], tmp_path_factory: pytest.TempPathFactory) -> Scan:
     out = tmp_path_factory.mktemp("scan")
@@ -47,16 +62,7 @@ def scan(real_servers: dict[str, Server], tmp_path_factory: pytest.TempPathFacto
     argv = [_camaudit(), "scan", *targets, "--allow", "127.30.0.0/24",
             "--report", str(report), "--lang", "en", "--fail-on", "none", "--quiet",
             "--db", f"sqlite:///{out / 'inventory.sqlite'}", "--operator", "integration-tests"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMAUDIT_")}
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=SCAN_DEADLINE,
-                              stdin=subprocess.DEVNULL, env=env, cwd=out)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"camaudit scan did not finish within {SCAN_DEADLINE:.0f} s: {exc.stderr!r}")
-    log = f"$ {' '.join(argv)}\nexit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    assert done.returncode == 0, log
-    doc = json.loads(report.read_text())
-    return Scan(doc, {d["address"]: d for d in doc["devices"]}, log)
+    return run_scan(argv, out, report, SCAN_DEADLINE)
 
 
 # snmpd drops a request with an unknown community without a word, and that host has no TCP

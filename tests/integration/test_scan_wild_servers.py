@@ -7,28 +7,18 @@ report or be shown as clean when it was not identified."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from . import servers as S
-from .test_scan_real_servers import _camaudit, _strings
+from .test_scan_real_servers import Scan, _camaudit, _strings, run_scan
 
 pytestmark = pytest.mark.integration
 
 NETWORK = f"{S.WILD_NET}.0/24"
 SECURE = f"{S.WILD_NET}.70"
 SCAN_DEADLINE = 420.0  # seconds for the whole /24 (UDP probes of 256 addresses included)
-
-
-@dataclass(frozen=True)
-class Scan:
-    doc: dict[str, Any]
-    devices: dict[str, dict[str, Any]]
-    log: str
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +29,7 @@ def scan(wild_servers: dict[str, S.Server], tmp_path_factory: pytest.TempPathFac
             "--report", str(report), "--report", str(out / "report.csv"),
             "--report", str(out / "report.html"), "--lang", "en", "--fail-on", "none", "--quiet",
             "--db", f"sqlite:///{out / 'inventory.sqlite'}", "--operator", "integration-tests"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMAUDIT_")}
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=SCAN_DEADLINE,
-                              stdin=subprocess.DEVNULL, env=env, cwd=out)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"camaudit scan did not finish within {SCAN_DEADLINE:.0f} s: {exc.stderr!r}")
-    log = f"$ {' '.join(argv)}\nexit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    assert done.returncode == 0, log
-    doc = json.loads(report.read_text())
-    scan = Scan(doc, {d["address"]: d for d in doc["devices"]}, log)
+    scan = run_scan(argv, out, report, SCAN_DEADLINE)
     scan.doc["_csv"] = (out / "report.csv").read_text()
     scan.doc["_html"] = (out / "report.html").read_text()
     return scan

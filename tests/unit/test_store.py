@@ -1,33 +1,11 @@
 """The inventory on SQLite (default) and PostgreSQL (for scale), through the same migrations."""
 
-import os
-import shutil
-import subprocess
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from camaudit.model import Credential, DeviceKind, Finding, HostResult, Identity, Observation, Severity
 from camaudit.store import Store
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_ADMIN).connect():
-            return True
-    except Exception:
-        return False
-
-
-def _start_postgres() -> None:
-    if shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql"):
-        for version in os.listdir("/etc/postgresql"):
-            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                           capture_output=True, timeout=60)
-
+from pgtest import create_db, drop_db
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
@@ -36,22 +14,11 @@ def store(request, tmp_path):
         yield s
         s.close()
         return
-    if not _pg_available():
-        _start_postgres()
-    if not _pg_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"camaudit_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    s = Store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    url = create_db()
+    s = Store(url)
     yield s
     s.close()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_db(url)
 
 
 def _host(addr, serial=None, findings=1):

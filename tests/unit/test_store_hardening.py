@@ -11,39 +11,22 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from camaudit.model import DeviceKind, Finding, HostResult, Identity, Severity
 from camaudit.store import Store
 from camaudit.store.db import NotFound, ScanBusy
-from test_store import PG_ADMIN, _pg_available, _start_postgres
+from pgtest import create_db, drop_db
 
 CAMAUDIT = [sys.executable, "-m", "camaudit.cli.main"]
 
 
-def _need_pg():
-    if not _pg_available():
-        _start_postgres()
-    if not _pg_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-
-
 @pytest.fixture
 def pg_url():
-    _need_pg()
-    name = f"camaudit_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    url = create_db()
+    yield url
+    drop_db(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

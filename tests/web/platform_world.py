@@ -6,15 +6,11 @@ and a user; every name carries a canary "CANARY-<org>" so a leak shows in any re
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from camaudit.model import DeviceKind, Finding, HostResult, Identity, Severity
 from camaudit.store import admin, schedules, users
@@ -22,8 +18,8 @@ from camaudit.store.access import ROLES
 from camaudit.store.lifecycle import apply_scan
 from camaudit.store.platform import Platform
 from camaudit.store.platform_models import CameraSystem, Organisation, TrackedFinding
+from pgtest import create_db, drop_db
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ORGS = ["P", "D1", "D2", "A11", "A12", "A21", "A22"]
 TREE = {"P": None, "D1": "P", "D2": "P", "A11": "D1", "A12": "D1", "A21": "D2", "A22": "D2"}
 PASSWORD = "correct horse battery"
@@ -37,47 +33,14 @@ users.HASHER = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, paralle
 users._DUMMY = users.HASHER.hash("dummy")
 
 
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_ADMIN).connect():
-            return True
-    except Exception:
-        return False
-
-
-def pg_url_or_skip() -> str:
-    if not _pg_available() and shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql"):
-        for version in os.listdir("/etc/postgresql"):
-            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                           capture_output=True, timeout=60)
-    if not _pg_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"camaudit_web_{uuid.uuid4().hex[:10]}"
-    eng = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    eng = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with eng.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    eng.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"], name="db_url")
 def db_url_fixture(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'platform.sqlite'}"
         return
-    url = pg_url_or_skip()
+    url = create_db("camaudit_web")
     yield url
-    drop_pg(url)
+    drop_db(url)
 
 
 def host(addr: str, check: str = "default-credentials", port: int = 80) -> HostResult:
